@@ -1,0 +1,1 @@
+"""Tier rules, model permissions, the pure decision function and daily quotas."""

@@ -1,0 +1,132 @@
+"""The application factory: `create_app(settings)` builds the FastAPI app, its lifespan and routers.
+
+Errors: services raise `unillm.errors`; the handlers here render them as `{"detail": ...}` on the
+admin API and as OpenAI's error envelope under `/v1/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from unillm import __version__
+from unillm.config import Settings, get_settings
+from unillm.errors import QuotaExceeded, UnillmError, UpstreamError
+from unillm.runtime import Runtime
+from unillm.service_routes import router as service_router
+
+logger = logging.getLogger("unillm")
+
+StartHook = Callable[[Runtime], Awaitable[None]]
+
+
+def _start_hooks() -> list[StartHook]:
+    """Each domain's start-up, in order; each registers what it owns in `runtime.components`."""
+    return []
+
+
+def _is_gateway_path(path: str) -> bool:
+    return path.startswith("/v1/")
+
+
+def openai_error_body(message: str, error_type: str, code: str,
+                      param: str | None = None) -> dict[str, object]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def _error_response(request: Request, status: int, message: str, *, error_type: str, code: str,
+                    param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    if _is_gateway_path(request.url.path):
+        body: dict[str, object] = openai_error_body(message, error_type, code, param)
+    else:
+        body = {"detail": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _handle_unillm_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UnillmError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, QuotaExceeded):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, UpstreamError) and exc.retry_after:
+        headers["Retry-After"] = exc.retry_after
+    return _error_response(request, exc.status_code, exc.message, error_type=exc.error_type,
+                           code=exc.code, param=exc.param, headers=headers or None)
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if _is_gateway_path(request.url.path):
+        first = errors[0] if errors else {}
+        location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{location}: {first.get('msg', 'invalid request')}" if location else "invalid request"
+        return JSONResponse(openai_error_body(message, "invalid_request_error", "invalid_request_error",
+                                              location or None), status_code=400)
+    detail = [{k: v for k, v in error.items() if k in {"loc", "msg", "type"}} for error in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request_error")
+    return _error_response(request, exc.status_code, str(exc.detail), error_type="invalid_request_error",
+                           code=code, headers=dict(exc.headers or {}) or None)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_response(request, 500, "internal error; see the server log",
+                           error_type="api_error", code="internal_error")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.create(settings)
+        app.state.runtime = runtime
+        try:
+            for hook in _start_hooks():
+                await hook(runtime)
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="unillm",
+        version=__version__,
+        description="Unified LLM Management: providers, model servers, access control, usage, audit, "
+        "and an OpenAI-compatible gateway.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(UnillmError, _handle_unillm_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+    @app.middleware("http")
+    async def request_id_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                                ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        if not _valid_request_id(request_id):
+            request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        response = await call_next(request)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    app.include_router(service_router)
+    return app
+
+
+def _valid_request_id(value: str) -> bool:
+    return 0 < len(value) <= 64 and all(ch.isalnum() or ch in "-_." for ch in value)

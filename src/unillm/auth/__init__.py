@@ -1,0 +1,1 @@
+"""Users, API keys and the principal a request acts as."""

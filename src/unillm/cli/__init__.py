@@ -1,0 +1,1 @@
+"""The `unillm` command line: one module per command group."""

@@ -1,0 +1,1 @@
+"""The database layer: declarative base, portable column types, engine and session factory, migrations."""

@@ -1,0 +1,1 @@
+"""Model deployments and the routing table built from them."""

@@ -1,0 +1,1 @@
+"""Cloud providers and their encrypted credentials."""

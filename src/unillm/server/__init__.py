@@ -1,0 +1,1 @@
+"""Local model servers, installed models, health, and one adapter per server type."""

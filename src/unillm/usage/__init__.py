@@ -1,0 +1,1 @@
+"""The usage ledger, pricing, the daily roll-up, reports and exports."""
