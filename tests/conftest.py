@@ -3,7 +3,8 @@
 - `database_url`: a migrated, seeded database of the current backend, fresh for the test.
 - `empty_database_url`: an empty one (for migration tests).
 - `settings`, `runtime`: unillm configured for that database.
-- `redis_url`: a flushed Redis database (fails under UNILLM_TEST_REQUIRE=redis when Redis is down).
+- `redis_url`, `redis_key_prefix`: Redis (fails under UNILLM_TEST_REQUIRE=redis when it is down) and
+  a key prefix of the test's own, cleaned up afterwards.
 """
 
 from __future__ import annotations
@@ -83,14 +84,23 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url() -> str:
     backends.require_service("redis", backends.REDIS_URL, 6379)
+    return backends.REDIS_URL
+
+
+@pytest.fixture
+def redis_key_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own (several suites may share one Redis); its keys are removed after."""
+    import uuid
+
     import redis
 
-    client = redis.Redis.from_url(backends.REDIS_URL)
-    client.flushdb()
-    yield backends.REDIS_URL
-    client.flushdb()
+    prefix = f"unillm-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
     client.close()
 
 

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     counter_backend: CounterBackend = "auto"
     # When the counter store is unreachable: refuse with 503 (default) or admit and mark the usage row.
     quota_fail_open: bool = False
+    # Prefix of every Redis key unillm writes, so several deployments (or test runs) can share a Redis.
+    redis_key_prefix: str = "unillm:"
     # How often a process reloads keys, rules and permissions changed by another process.
     snapshot_refresh_seconds: float = 5.0
     # How often the background checker probes model servers; 0 disables it.
