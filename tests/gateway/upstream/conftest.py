@@ -1,0 +1,58 @@
+"""Fixtures for the adapter tests: a pooled aiohttp session configured as the gateway's, the fakes,
+and targets pointing at them with a canary provider key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.fakes.openai_api import FakeOpenAI
+from unillm.gateway.upstream import UpstreamTarget
+
+PROVIDER_KEY = "sk-canary-PROVIDER-0123456789abcdef"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                     skip_auto_headers=("User-Agent",)) as session:
+        yield session
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def fake_anthropic() -> AsyncIterator[FakeAnthropic]:
+    async with FakeAnthropic() as fake:
+        yield fake
+
+
+def openai_target(fake: FakeOpenAI, **overrides: Any) -> UpstreamTarget:
+    values: dict[str, Any] = {"upstream_type": "openai", "base_url": fake.base_url, "api_key": PROVIDER_KEY,
+                              "upstream_model": "gpt-4o-mini", "connect_timeout": 2, "first_byte_timeout": 5,
+                              "total_timeout": 20}
+    values.update(overrides)
+    return UpstreamTarget(**values)
+
+
+def anthropic_target(fake: FakeAnthropic, **overrides: Any) -> UpstreamTarget:
+    values: dict[str, Any] = {"upstream_type": "anthropic", "base_url": fake.base_url,
+                              "api_key": PROVIDER_KEY, "upstream_model": "claude-3-5-sonnet-20241022",
+                              "connect_timeout": 2, "first_byte_timeout": 5, "total_timeout": 20}
+    values.update(overrides)
+    return UpstreamTarget(**values)
+
+
+def chat_body(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    body.update(extra)
+    return body
