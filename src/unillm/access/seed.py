@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unillm.access.models import TierModelRule
 from unillm.access.seed_data import SEED_TIER_RULES
+from unillm.audit.schemas import AuditContext
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,8 @@ class SeedResult:
     already_present: int
 
 
-async def apply_seed(*, session: AsyncSession) -> SeedResult:
+async def apply_seed(*, session: AsyncSession, context: AuditContext | None = None) -> SeedResult:
+    """With a `context` (the CLI), adding rules also writes one audit row in the same transaction."""
     existing = {
         (tier, pattern)
         for tier, pattern in (await session.execute(
@@ -33,4 +35,9 @@ async def apply_seed(*, session: AsyncSession) -> SeedResult:
             session.add(TierModelRule(tier_code=tier_code, **rule._asdict()))
             added += 1
     total = sum(len(rules) for rules in SEED_TIER_RULES.values())
+    if context is not None and added > 0:
+        from unillm.audit import service as audit_service
+
+        await audit_service.record(session=session, context=context, action_type="tier_rules_seeded",
+                                   resource_type="tier_rule", resource_id=None, extra={"count": added})
     return SeedResult(added=added, already_present=total - added)

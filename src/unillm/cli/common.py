@@ -59,13 +59,14 @@ def friendly_errors(settings: Settings | None = None) -> Iterator[None]:
 
 
 def describe_database_error(exc: BaseException, settings: Settings | None) -> str:
-    from unillm.db.engine import describe_url, parse_database_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     where = ""
     if settings is not None:
-        try:
-            where = f" at {describe_url(parse_database_url(settings.database_url))}"
-        except UnillmError:
+        try:  # the URL as the user wrote it, password hidden
+            where = f" at {make_url(settings.database_url).render_as_string(hide_password=True)}"
+        except ArgumentError:
             where = ""
     original = getattr(exc, "orig", None) or exc
     reason = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
