@@ -23,8 +23,8 @@ class DeploymentCreate(BaseModel):
     alias: str | None = Field(default=None, min_length=1, max_length=255, pattern=ALIAS_PATTERN)
     desired_status: DesiredStatus = "running"
     context_length: int = Field(default=2048, ge=1, le=10_000_000)
-    gpu_layers: int | None = Field(default=None, ge=-1)
-    batch_size: int | None = Field(default=None, ge=1)
+    gpu_layers: int | None = Field(default=None, ge=-1, le=100_000)
+    batch_size: int | None = Field(default=None, ge=1, le=1_000_000)
     weight: int = Field(default=1, ge=1, le=1000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -41,8 +41,8 @@ class DeploymentUpdate(BaseModel):
     alias: str | None = Field(default=None, min_length=1, max_length=255, pattern=ALIAS_PATTERN)
     desired_status: DesiredStatus | None = None
     context_length: int | None = Field(default=None, ge=1, le=10_000_000)
-    gpu_layers: int | None = Field(default=None, ge=-1)
-    batch_size: int | None = Field(default=None, ge=1)
+    gpu_layers: int | None = Field(default=None, ge=-1, le=100_000)
+    batch_size: int | None = Field(default=None, ge=1, le=1_000_000)
     weight: int | None = Field(default=None, ge=1, le=1000)
     metadata: dict[str, Any] | None = None
 

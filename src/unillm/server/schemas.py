@@ -29,7 +29,7 @@ class ModelServerCreate(BaseModel):
     host: str = Field(min_length=1, max_length=255)
     port: int = Field(ge=1, le=65535)
     location: Location = "local"
-    gpu_id: int | None = Field(default=None, ge=0)
+    gpu_id: int | None = Field(default=None, ge=0, le=1024)
     auto_start: bool = False
     enabled: bool = True
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -46,7 +46,7 @@ class ModelServerUpdate(BaseModel):
     host: str | None = Field(default=None, min_length=1, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
     location: Location | None = None
-    gpu_id: int | None = Field(default=None, ge=0)
+    gpu_id: int | None = Field(default=None, ge=0, le=1024)
     auto_start: bool | None = None
     enabled: bool | None = None
     metadata: dict[str, Any] | None = None
