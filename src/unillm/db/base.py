@@ -27,6 +27,7 @@ def load_all_models() -> None:
     from unillm.access import models as _access  # noqa: F401
     from unillm.audit import models as _audit  # noqa: F401
     from unillm.auth import models as _auth  # noqa: F401
+    from unillm.db import config_version as _config_version  # noqa: F401
     from unillm.deployment import models as _deployment  # noqa: F401
     from unillm.provider import models as _provider  # noqa: F401
     from unillm.server import models as _server  # noqa: F401
