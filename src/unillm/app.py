@@ -7,7 +7,6 @@ admin API and as OpenAI's error envelope under `/v1/`.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -19,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from unillm import __version__
 from unillm.config import Settings, get_settings
 from unillm.errors import QuotaExceeded, UnillmError, UpstreamError
+from unillm.middleware import AdminChangeRefreshMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from unillm.runtime import Runtime
 from unillm.service_routes import router as service_router
 
@@ -29,12 +29,42 @@ StartHook = Callable[[Runtime], Awaitable[None]]
 
 def _start_hooks() -> list[StartHook]:
     """Each domain's start-up, in order; each registers what it owns in `runtime.components`."""
-    return []
+    from unillm import metrics
+    from unillm.access import quota
+    from unillm.auth import snapshot as auth_snapshot
+    from unillm.gateway import state as gateway_state
+    from unillm.server import health as server_health
+    from unillm.usage import writer as usage_writer
+
+    return [auth_snapshot.start, metrics.start, quota.start, usage_writer.start, server_health.start,
+            gateway_state.start]
 
 
 def _routers() -> list[APIRouter]:
     """Every domain's router; one line each (imports are local so `create_app` stays cheap to import)."""
     routers: list[APIRouter] = [service_router]
+    from unillm import metrics
+    from unillm.access import rules_router
+    from unillm.auth import router as auth_router
+    from unillm.provider import router as provider_router
+
+    routers += [auth_router.router, metrics.router, provider_router.router, rules_router.router]
+    from unillm.audit.router import router as audit_router
+
+    routers += [audit_router]
+    from unillm.deployment.router import router as deployment_router
+    from unillm.server.router import router as server_router
+
+    routers += [server_router, deployment_router]
+    from unillm.access.router import router as access_check_router
+
+    routers += [access_check_router]
+    from unillm.usage.router import router as usage_router
+
+    routers += [usage_router]
+    from unillm.gateway.router import router as gateway_router
+
+    routers += [gateway_router]
     return routers
 
 
@@ -119,21 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected)
 
-    @app.middleware("http")
-    async def request_id_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                                ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if not _valid_request_id(request_id):
-            request_id = uuid.uuid4().hex
-        request.state.request_id = request_id
-        response = await call_next(request)
-        response.headers["x-request-id"] = request_id
-        return response
-
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(AdminChangeRefreshMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     for router in _routers():
         app.include_router(router)
     return app
-
-
-def _valid_request_id(value: str) -> bool:
-    return 0 < len(value) <= 64 and all(ch.isalnum() or ch in "-_." for ch in value)
