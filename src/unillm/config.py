@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # How often the background checker probes model servers; 0 disables it.
     health_check_interval_seconds: float = 30.0
     max_request_body_bytes: int = 10 * 1024 * 1024
+    # How long the gateway avoids a target after a connection error or a 5xx before the first byte.
+    gateway_cooldown_seconds: float = 15.0
     log_level: str = "info"
 
     @field_validator("quota_timezone")

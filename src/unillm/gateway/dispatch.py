@@ -10,7 +10,7 @@ from typing import Any
 from unillm.deployment.routing import RouteTarget
 from unillm.errors import NoHealthyDeployment, UpstreamError
 from unillm.gateway.admission import Admission
-from unillm.gateway.state import COOLDOWN_SECONDS, GatewayState
+from unillm.gateway.state import GatewayState
 from unillm.gateway.upstream import UpstreamResponse, UpstreamStream, adapter_for, is_retryable
 
 
@@ -53,7 +53,7 @@ async def complete(state: GatewayState, admission: Admission, body: dict[str, An
         except UpstreamError as exc:
             state.picker.release(target, ok=False)
             if is_retryable(exc):
-                state.picker.cooldown(target, COOLDOWN_SECONDS)
+                state.picker.cooldown(target, state.runtime.settings.gateway_cooldown_seconds)
                 last_error = exc
                 continue
             raise
@@ -81,7 +81,7 @@ async def open_stream(state: GatewayState, admission: Admission, body: dict[str,
             await stream.aclose()
             state.picker.release(target, ok=False)
             if is_retryable(exc):
-                state.picker.cooldown(target, COOLDOWN_SECONDS)
+                state.picker.cooldown(target, state.runtime.settings.gateway_cooldown_seconds)
                 last_error = exc
                 continue
             raise

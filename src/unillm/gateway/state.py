@@ -29,7 +29,6 @@ from unillm.usage.service import load_prices
 logger = logging.getLogger("unillm.gateway")
 
 ROUTING_REFRESH_SECONDS = 10.0
-COOLDOWN_SECONDS = 15.0
 
 
 @dataclass(slots=True)
