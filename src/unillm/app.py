@@ -42,7 +42,10 @@ def _start_hooks() -> list[StartHook]:
 
 def _routers() -> list[APIRouter]:
     """Every domain's router; one line each (imports are local so `create_app` stays cheap to import)."""
-    routers: list[APIRouter] = [service_router]
+    from unillm.gateway.router import router as gateway_router
+
+    # The gateway first: routes are matched in order, and /v1/* is the hot path.
+    routers: list[APIRouter] = [gateway_router, service_router]
     from unillm import metrics
     from unillm.access import rules_router
     from unillm.auth import router as auth_router
@@ -62,9 +65,6 @@ def _routers() -> list[APIRouter]:
     from unillm.usage.router import router as usage_router
 
     routers += [usage_router]
-    from unillm.gateway.router import router as gateway_router
-
-    routers += [gateway_router]
     return routers
 
 
@@ -143,6 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Unified LLM Management: providers, model servers, access control, usage, audit, "
         "and an OpenAI-compatible gateway.",
         lifespan=lifespan,
+        # unillm exports Prometheus metrics itself; FastAPI's OpenTelemetry hooks would otherwise
+        # look up the global providers on every request (measured: ~7% of the gateway's CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.add_exception_handler(UnillmError, _handle_unillm_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +30,8 @@ class DatabaseCounter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Built once with bind parameters: the per-request cost is then one cached execution.
+        self._reserve = self._reserve_statement()
 
     def _unavailable(self, exc: BaseException) -> CounterStoreUnavailable:
         original = getattr(exc, "orig", None) or exc
@@ -43,23 +45,26 @@ class DatabaseCounter:
         return ((QuotaCounterRow.user_id == user_id) & (QuotaCounterRow.rule_key == rule_key)
                 & (QuotaCounterRow.day == day))
 
-    async def reserve(self, *, user_id: str, rule_key: str, day: date, limit: int) -> int | None:
-        if limit <= 0:
-            return None
-        now = utcnow()
-        statement = (
+    def _reserve_statement(self) -> Any:
+        return (
             self._insert(QuotaCounterRow)
-            .values(user_id=user_id, rule_key=rule_key, day=day, count=1, updated_at=now)
+            .values(user_id=bindparam("user_id"), rule_key=bindparam("rule_key"), day=bindparam("day"),
+                    count=1, updated_at=bindparam("now"))
             .on_conflict_do_update(
                 index_elements=[QuotaCounterRow.user_id, QuotaCounterRow.rule_key, QuotaCounterRow.day],
-                set_={"count": QuotaCounterRow.count + 1, "updated_at": now},
-                where=QuotaCounterRow.count < limit,
+                set_={"count": QuotaCounterRow.count + 1, "updated_at": bindparam("now")},
+                where=QuotaCounterRow.count < bindparam("limit"),
             )
             .returning(QuotaCounterRow.count)
         )
+
+    async def reserve(self, *, user_id: str, rule_key: str, day: date, limit: int) -> int | None:
+        if limit <= 0:
+            return None
+        parameters = {"user_id": user_id, "rule_key": rule_key, "day": day, "now": utcnow(), "limit": limit}
         try:
             async with self._engine.begin() as connection:
-                count = (await connection.execute(statement)).scalar_one_or_none()
+                count = (await connection.execute(self._reserve, parameters)).scalar_one_or_none()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable(exc) from exc
         return None if count is None else limit - count
