@@ -93,3 +93,8 @@ class DailyCostSummary(Base):
     total_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Requests counted here that had no price: reports show them as unpriced, never as $0.
     unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Where the tokens went (migration 0004); cached tokens are part of prompt tokens.
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cached_prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

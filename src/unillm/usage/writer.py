@@ -1,0 +1,180 @@
+"""The usage writer: takes records off the hot path and writes them to the ledger in batches.
+
+`submit()` is synchronous and does no network I/O: it appends one journal line (a local `write()`)
+and queues the record. A background task writes up to `batch_size` rows every `interval` seconds in
+ONE transaction: `INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`, then adds
+only the rows actually inserted to `daily_cost_summary`, so a replayed or resubmitted record is
+counted once in both. When the database is down, records stay queued (and journaled) and the task
+retries with backoff; nothing is dropped. `aclose()` drains before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from unillm.runtime import Runtime
+from unillm.usage.journal import Journal
+from unillm.usage.records import UsageRecord
+from unillm.usage.rollup import write_batch
+
+logger = logging.getLogger("unillm.usage.writer")
+
+JOURNAL_DIR = "usage-journal"
+
+
+@dataclass(slots=True)
+class _Item:
+    record: UsageRecord
+    segment_id: int | None
+
+
+class UsageWriter:
+    """One per process (`runtime.components["usage"]`)."""
+
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], tz: ZoneInfo,
+                 journal_dir: Path | None, batch_size: int = 500, interval: float = 0.2,
+                 max_backoff: float = 5.0, fsync_interval: float = 1.0) -> None:
+        self._sessions = sessions
+        self._tz = tz
+        self._journal = Journal.open(journal_dir) if journal_dir is not None else None
+        self._queue: deque[_Item] = deque()
+        # 27 parameters a row: 1,000 rows stay under PostgreSQL's and SQLite's 32,767-parameter limit.
+        self._batch_size = max(1, min(batch_size, 1000))
+        self._interval = interval
+        self._max_backoff = max_backoff
+        self._fsync_interval = fsync_interval
+        self._last_fsync = time.monotonic()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.failures = 0  # consecutive failed batches (for health reporting and tests)
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, **options: float | int) -> UsageWriter:
+        settings = runtime.settings
+        return cls(sessions=runtime.sessions, tz=ZoneInfo(settings.quota_timezone),
+                   journal_dir=Path(settings.data_dir) / JOURNAL_DIR, **options)  # type: ignore[arg-type]
+
+    @property
+    def pending(self) -> int:
+        """Records accepted but not yet committed."""
+        return len(self._queue)
+
+    def submit(self, record: UsageRecord) -> None:
+        """Accept one record: journal it, queue it. Never blocks and never raises for database faults."""
+        segment_id = None
+        if self._journal is not None:
+            try:
+                segment_id = self._journal.append(record)
+            except OSError as exc:  # a full or read-only disk: still keep the record in memory
+                logger.error("usage journal: cannot append (%s); record %s is held in memory only",
+                             exc, record.request_id)
+        self._queue.append(_Item(record, segment_id))
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    def replay_journal(self) -> int:
+        """Queue the records of segments left by a process that died; returns how many."""
+        if self._journal is None:
+            return 0
+        count = 0
+        for record, segment_id in self._journal.replay():
+            self._queue.append(_Item(record, segment_id))
+            count += 1
+        if count:
+            logger.info("usage journal: replaying %d record(s) left by an earlier process", count)
+        return count
+
+    def start_task(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="usage-writer")
+
+    async def flush(self) -> None:
+        """Write everything queued now; raises the database error if a batch fails (used by tests)."""
+        while self._queue:
+            await self._write_one_batch()
+
+    async def aclose(self) -> None:
+        """Stop the task and drain; if the database is still down, the journal keeps the rest."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        for attempt in range(3):
+            try:
+                await self.flush()
+                break
+            except Exception as exc:
+                logger.warning("usage writer: drain attempt %d failed (%s); %d record(s) stay in the "
+                               "journal for the next start", attempt + 1, type(exc).__name__, self.pending)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        if self._journal is not None:
+            if not self._queue:
+                self._journal.rotate_if_idle()
+            self._journal.close()
+
+    async def _run(self) -> None:
+        backoff = self._interval
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                while self._queue and not self._closing:
+                    await self._write_one_batch()
+                backoff = self._interval
+                self.failures = 0
+            except Exception as exc:
+                self.failures += 1
+                backoff = min(self._max_backoff, self._interval * (2 ** min(self.failures, 6)))
+                logger.warning("usage writer: cannot write %d record(s) (%s: %s); retrying in %.1fs",
+                               self.pending, type(exc).__name__, str(exc).splitlines()[0] if str(exc)
+                               else "", backoff)
+            self._maintain_journal()
+
+    def _maintain_journal(self) -> None:
+        if self._journal is None:
+            return
+        if not self._queue:
+            self._journal.rotate_if_idle()
+        now = time.monotonic()
+        if now - self._last_fsync >= self._fsync_interval:
+            self._journal.sync()
+            self._last_fsync = now
+
+    async def _write_one_batch(self) -> None:
+        async with self._lock:
+            if not self._queue:
+                return
+            items = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            async with self._sessions.begin() as session:
+                await write_batch(session=session, records=[item.record for item in items], tz=self._tz)
+            # Committed: only now leave the queue and release the journal lines.
+            for _ in items:
+                self._queue.popleft()
+            if self._journal is not None:
+                for item in items:
+                    if item.segment_id is not None:
+                        self._journal.ack(item.segment_id)
+
+
+async def start(runtime: Runtime) -> None:
+    """Start-up hook: replay what a dead process left in the journal, then start the batch task."""
+    writer = UsageWriter.from_runtime(runtime)
+    writer.replay_journal()
+    runtime.components["usage"] = writer
+    writer.start_task()
