@@ -26,7 +26,7 @@ class SSEDecoder:
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        if (not self._buffer and not self._data and chunk.startswith(b"data: ")
+        if (not self._buffer and not self._data and self._event is None and chunk.startswith(b"data: ")
                 and chunk.find(b"\n") == len(chunk) - 2 and chunk.endswith(b"\n\n") and b"\r" not in chunk):
             return [SSEEvent(None, chunk[6:-2])]  # the common case: one whole single-line event
         buffer = self._buffer + chunk if self._buffer else chunk
