@@ -77,22 +77,41 @@ class Gateway:
             await client.close()
 
     async def create_key(self, user_id: str, tier_code: str, role: str = "user") -> str:
-        response = await self.admin.post("/api/v1/keys", json={"user_id": user_id, "tier_code": tier_code,
-                                                               "role": role})
+        response = await self.admin.post(
+            "/api/v1/keys", json={"user_id": user_id, "tier_code": tier_code, "role": role}
+        )
         assert response.status_code in (200, 201), response.text
         key: str = response.json()["key"]
         return key
 
-    async def add_rule(self, tier_code: str, pattern: str, *, limit: int | None, context: int | None = None,
-                       priority: int = 100, allowed: bool = True) -> None:
-        response = await self.admin.post("/api/v1/access/tier-rules", json={
-            "tier_code": tier_code, "model_pattern": pattern, "allowed": allowed,
-            "max_requests_per_day": limit, "max_context_length": context, "priority": priority})
+    async def add_rule(
+        self,
+        tier_code: str,
+        pattern: str,
+        *,
+        limit: int | None,
+        context: int | None = None,
+        priority: int = 100,
+        allowed: bool = True,
+    ) -> None:
+        response = await self.admin.post(
+            "/api/v1/access/tier-rules",
+            json={
+                "tier_code": tier_code,
+                "model_pattern": pattern,
+                "allowed": allowed,
+                "max_requests_per_day": limit,
+                "max_context_length": context,
+                "priority": priority,
+            },
+        )
         assert response.status_code in (200, 201), response.text
 
     async def add_provider(self, name: str, type_: str, base_url: str, api_key: str) -> str:
-        response = await self.admin.post("/api/v1/llm/providers", json={
-            "name": name, "type": type_, "base_url": base_url, "api_key": api_key})
+        response = await self.admin.post(
+            "/api/v1/llm/providers",
+            json={"name": name, "type": type_, "base_url": base_url, "api_key": api_key},
+        )
         assert response.status_code in (200, 201), response.text
         provider_id: str = response.json()["id"]
         return provider_id
@@ -124,8 +143,9 @@ async def _bootstrap_admin(settings: Settings) -> None:
 
 @pytest.fixture
 def gateway_settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path / "data", counter_backend="database",
-                         snapshot_refresh_seconds=0.2)
+    return make_settings(
+        database_url, tmp_path / "data", counter_backend="database", snapshot_refresh_seconds=0.2
+    )
 
 
 @pytest.fixture
@@ -135,13 +155,23 @@ async def gateway(gateway_settings: Settings) -> AsyncIterator[Gateway]:
         openai_fake.expected_key = OPENAI_PROVIDER_KEY
         anthropic_fake.expected_key = ANTHROPIC_PROVIDER_KEY
         async with serve_app(gateway_settings) as (base_url, runtime):
-            async with httpx.AsyncClient(base_url=base_url, timeout=10,
-                                         headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as admin:
-                gw = Gateway(base_url=base_url, runtime=runtime, admin=admin, openai_fake=openai_fake,
-                             anthropic_fake=anthropic_fake)
+            async with httpx.AsyncClient(
+                base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+            ) as admin:
+                gw = Gateway(
+                    base_url=base_url,
+                    runtime=runtime,
+                    admin=admin,
+                    openai_fake=openai_fake,
+                    anthropic_fake=anthropic_fake,
+                )
                 await gw.add_provider("openai-main", "openai", openai_fake.base_url, OPENAI_PROVIDER_KEY)
-                await gw.add_provider("anthropic-main", "anthropic", anthropic_fake.base_url.removesuffix("/v1"),
-                                      ANTHROPIC_PROVIDER_KEY)
+                await gw.add_provider(
+                    "anthropic-main",
+                    "anthropic",
+                    anthropic_fake.base_url.removesuffix("/v1"),
+                    ANTHROPIC_PROVIDER_KEY,
+                )
                 for tier in ("professional", "trial", "starter", "enterprise"):
                     gw.keys[tier] = await gw.create_key(f"user-{tier}", tier)
                 try:

@@ -15,12 +15,17 @@ HELLO = [{"role": "user", "content": "Say hello"}]
 
 
 async def test_json_chat_through_the_sdk_writes_one_priced_usage_row(gateway: Gateway) -> None:
-    price = {"input_price_per_1k": "0.0025", "output_price_per_1k": "0.01", "cached_input_price_per_1k": "0.00125"}
+    price = {
+        "input_price_per_1k": "0.0025",
+        "output_price_per_1k": "0.01",
+        "cached_input_price_per_1k": "0.00125",
+    }
     assert (await gateway.admin.put("/api/v1/pricing/openai/gpt-4o", json=price)).status_code == 200
     client = gateway.client(gateway.keys["professional"])
     gateway.openai_fake.behavior.text = "Hi there, friend."
     response = await client.chat.completions.with_raw_response.create(
-        model="openai/gpt-4o", messages=HELLO, extra_headers={"x-unillm-source": "openwebui"})
+        model="openai/gpt-4o", messages=HELLO, extra_headers={"x-unillm-source": "openwebui"}
+    )
     completion = response.parse()
     assert completion.choices[0].message.content == "Hi there, friend."
     assert completion.usage is not None and completion.usage.prompt_tokens == 11
@@ -32,9 +37,23 @@ async def test_json_chat_through_the_sdk_writes_one_priced_usage_row(gateway: Ga
     rows = await gateway.usage_rows()
     assert len(rows) == 1
     row = rows[0]
-    assert (row.request_id, row.user_id, row.tier_code, row.model_id, row.provider, row.source, row.status) == (
-        response.headers["x-request-id"], "user-professional", "professional", "openai/gpt-4o", "openai",
-        "openwebui", "success")
+    assert (
+        row.request_id,
+        row.user_id,
+        row.tier_code,
+        row.model_id,
+        row.provider,
+        row.source,
+        row.status,
+    ) == (
+        response.headers["x-request-id"],
+        "user-professional",
+        "professional",
+        "openai/gpt-4o",
+        "openai",
+        "openwebui",
+        "success",
+    )
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (11, 7, 18)
     assert row.usage_estimated is False
     assert row.latency_ms is not None and row.status_code == 200
@@ -49,21 +68,30 @@ async def test_unknown_fields_pass_through_untouched(gateway: Gateway) -> None:
     client = gateway.client(gateway.keys["professional"])
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     await client.chat.completions.create(
-        model="openai/gpt-4o", messages=HELLO, tools=tools, response_format={"type": "json_object"}, n=2,
-        logprobs=True, extra_body={"vendor_field": {"x": 1}})  # type: ignore[arg-type]
+        model="openai/gpt-4o",
+        messages=HELLO,
+        tools=tools,
+        response_format={"type": "json_object"},
+        n=2,
+        logprobs=True,
+        extra_body={"vendor_field": {"x": 1}},
+    )  # type: ignore[arg-type]
     sent = gateway.openai_fake.requests[-1].json
     assert sent["tools"] == tools and sent["n"] == 2 and sent["logprobs"] is True
     assert sent["response_format"] == {"type": "json_object"} and sent["vendor_field"] == {"x": 1}
 
 
 @pytest.mark.parametrize("include_usage", [True, False])
-async def test_streaming_relays_chunks_and_usage_only_when_asked(gateway: Gateway, include_usage: bool) -> None:
+async def test_streaming_relays_chunks_and_usage_only_when_asked(
+    gateway: Gateway, include_usage: bool
+) -> None:
     client = gateway.client(gateway.keys["professional"])
     gateway.openai_fake.behavior.text = "one two three four five six"
     gateway.openai_fake.behavior.chunks = 6
     options = {"include_usage": True} if include_usage else openai.NOT_GIVEN
-    stream = await client.chat.completions.create(model="openai/gpt-4o", messages=HELLO, stream=True,
-                                                  stream_options=options)  # type: ignore[arg-type]
+    stream = await client.chat.completions.create(
+        model="openai/gpt-4o", messages=HELLO, stream=True, stream_options=options
+    )  # type: ignore[arg-type]
     text, usage_chunks = "", 0
     async for chunk in stream:
         if chunk.usage is not None:
@@ -95,14 +123,19 @@ async def test_anthropic_through_the_gateway_json_and_stream(gateway: Gateway) -
     gateway.anthropic_fake.behavior.text = "Bonjour from Claude"
     client = gateway.client(gateway.keys["professional"])
     completion = await client.chat.completions.create(
-        model="anthropic/claude-3-5-sonnet", messages=[{"role": "system", "content": "Be brief."}, *HELLO])
+        model="anthropic/claude-3-5-sonnet", messages=[{"role": "system", "content": "Be brief."}, *HELLO]
+    )
     assert completion.choices[0].message.content == "Bonjour from Claude"
     assert completion.choices[0].finish_reason == "stop"
     sent = gateway.anthropic_fake.requests[-1]
     assert sent.json["system"] == "Be brief." and sent.json["model"] == "claude-3-5-sonnet"
     assert sent.headers["x-api-key"] == ANTHROPIC_PROVIDER_KEY and "Authorization" not in sent.headers
-    stream = await client.chat.completions.create(model="anthropic/claude-3-5-sonnet", messages=HELLO,
-                                                  stream=True, stream_options={"include_usage": True})
+    stream = await client.chat.completions.create(
+        model="anthropic/claude-3-5-sonnet",
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     text = ""
     async for chunk in stream:
         text += "".join(c.delta.content or "" for c in chunk.choices)
@@ -126,7 +159,9 @@ async def test_errors_use_the_openai_envelope(gateway: Gateway) -> None:
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as too_long:
         await pro.chat.completions.create(model="openai/gpt-4", messages=HELLO, max_tokens=9000)
-    assert too_long.value.code == "context_length_exceeded" and "8192" in too_long.value.message.replace(",", "")
+    assert too_long.value.code == "context_length_exceeded" and "8192" in too_long.value.message.replace(
+        ",", ""
+    )
     with pytest.raises(openai.BadRequestError) as invalid:
         await pro.chat.completions.create(model="openai/gpt-4o", messages=[])
     assert invalid.value.code == "invalid_request_error"
@@ -161,8 +196,11 @@ async def test_upstream_429_keeps_retry_after(gateway: Gateway) -> None:
     gateway.openai_fake.behavior.error_status = 429
     gateway.openai_fake.behavior.retry_after = "7"
     async with httpx.AsyncClient(base_url=gateway.base_url) as client:
-        response = await client.post("/v1/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO},
-                                     headers={"Authorization": f"Bearer {gateway.keys['professional']}"})
+        response = await client.post(
+            "/v1/chat/completions",
+            json={"model": "openai/gpt-4o", "messages": HELLO},
+            headers={"Authorization": f"Bearer {gateway.keys['professional']}"},
+        )
     assert response.status_code in (429, 502)
     assert response.headers["retry-after"] == "7"
     assert response.json()["error"]["code"] in {"upstream_error", "rate_limit_exceeded"}
@@ -172,8 +210,10 @@ async def test_stream_error_before_first_byte_is_a_json_error_not_a_200(gateway:
     gateway.openai_fake.behavior.error_status = 500
     async with httpx.AsyncClient(base_url=gateway.base_url) as client:
         response = await client.post(
-            "/v1/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO, "stream": True},
-            headers={"Authorization": f"Bearer {gateway.keys['professional']}"})
+            "/v1/chat/completions",
+            json={"model": "openai/gpt-4o", "messages": HELLO, "stream": True},
+            headers={"Authorization": f"Bearer {gateway.keys['professional']}"},
+        )
     assert response.status_code == 502
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["error"]["code"] == "upstream_error"
@@ -197,7 +237,8 @@ async def test_client_disconnect_cancels_the_upstream_and_records_cancelled(gate
     gateway.openai_fake.behavior.chunk_delay = 0.05
     async with httpx.AsyncClient(base_url=gateway.base_url) as client:
         async with client.stream(
-            "POST", "/v1/chat/completions",
+            "POST",
+            "/v1/chat/completions",
             json={"model": "openai/gpt-4o", "messages": HELLO, "stream": True},
             headers={"Authorization": f"Bearer {gateway.keys['professional']}"},
         ) as response:
@@ -232,13 +273,17 @@ async def test_embeddings(gateway: Gateway) -> None:
     assert rows[0].model_id == "openai/text-embedding-3-small"
 
 
-async def test_canary_keys_never_appear_in_responses_or_logs(gateway: Gateway,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_canary_keys_never_appear_in_responses_or_logs(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
     user_key = gateway.keys["professional"]
     gateway.openai_fake.behavior.error_status = 401  # the upstream complains about its key
     async with httpx.AsyncClient(base_url=gateway.base_url) as client:
-        response = await client.post("/v1/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO},
-                                     headers={"Authorization": f"Bearer {user_key}"})
+        response = await client.post(
+            "/v1/chat/completions",
+            json={"model": "openai/gpt-4o", "messages": HELLO},
+            headers={"Authorization": f"Bearer {user_key}"},
+        )
         providers = await gateway.admin.get("/api/v1/llm/providers")
     for text in (response.text, str(response.headers), providers.text, caplog.text):
         assert OPENAI_PROVIDER_KEY not in text

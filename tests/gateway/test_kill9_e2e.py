@@ -36,7 +36,9 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     with log.open("ab") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "unillm.cli", "serve", "--port", str(port)],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -60,9 +62,15 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {**os.environ, "UNILLM_DATABASE_URL": database_url, "UNILLM_ADMIN_KEY": ADMIN_KEY,
-           "UNILLM_SECRET_KEY": Fernet.generate_key().decode(), "UNILLM_DATA_DIR": str(tmp_path / "data"),
-           "UNILLM_COUNTER_BACKEND": "database", "UNILLM_HEALTH_CHECK_INTERVAL_SECONDS": "0"}
+    env = {
+        **os.environ,
+        "UNILLM_DATABASE_URL": database_url,
+        "UNILLM_ADMIN_KEY": ADMIN_KEY,
+        "UNILLM_SECRET_KEY": Fernet.generate_key().decode(),
+        "UNILLM_DATA_DIR": str(tmp_path / "data"),
+        "UNILLM_COUNTER_BACKEND": "database",
+        "UNILLM_HEALTH_CHECK_INTERVAL_SECONDS": "0",
+    }
     env.pop("UNILLM_REDIS_URL", None)
     received: list[str] = []
     async with FakeOpenAI() as fake:
@@ -71,18 +79,24 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
             await _wait_ready(base_url, process, log)
             admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
             async with httpx.AsyncClient(base_url=base_url, headers=admin, timeout=10) as client:
-                assert (await client.post("/api/v1/llm/providers", json={
-                    "name": "fake", "type": "openai", "base_url": fake.base_url, "api_key": "sk-x"})).is_success
-                user_key = (await client.post("/api/v1/keys", json={
-                    "user_id": "loader", "tier_code": "enterprise"})).json()["key"]
+                assert (
+                    await client.post(
+                        "/api/v1/llm/providers",
+                        json={"name": "fake", "type": "openai", "base_url": fake.base_url, "api_key": "sk-x"},
+                    )
+                ).is_success
+                user_key = (
+                    await client.post("/api/v1/keys", json={"user_id": "loader", "tier_code": "enterprise"})
+                ).json()["key"]
 
             stop = asyncio.Event()
 
             async def load(client: httpx.AsyncClient) -> None:
                 while not stop.is_set():
                     try:
-                        response = await client.post("/v1/chat/completions", json={
-                            "model": "openai/gpt-4o", "messages": HELLO})
+                        response = await client.post(
+                            "/v1/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}
+                        )
                     except httpx.TransportError:
                         return
                     if response.status_code == 200:
@@ -108,8 +122,13 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
     engine = create_engine(database_url)
     try:
         async with create_session_factory(engine)() as session:
-            rows = dict((await session.execute(
-                select(UsageLog.request_id, func.count()).group_by(UsageLog.request_id))).all())
+            rows = dict(
+                (
+                    await session.execute(
+                        select(UsageLog.request_id, func.count()).group_by(UsageLog.request_id)
+                    )
+                ).all()
+            )
     finally:
         await engine.dispose()
     missing = [request_id for request_id in received if request_id not in rows]

@@ -19,13 +19,15 @@ HELLO = [{"role": "user", "content": "hi"}]
 
 @pytest.fixture
 def gateway_settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path / "data", counter_backend="database",
-                         gateway_cooldown_seconds=0.5)
+    return make_settings(
+        database_url, tmp_path / "data", counter_backend="database", gateway_cooldown_seconds=0.5
+    )
 
 
 async def _register(gateway: Gateway, name: str, fake: FakeOllama) -> str:
-    created = await gateway.admin.post("/api/v1/model-servers", json={
-        "name": name, "type": "ollama", "host": "127.0.0.1", "port": fake.port})
+    created = await gateway.admin.post(
+        "/api/v1/model-servers", json={"name": name, "type": "ollama", "host": "127.0.0.1", "port": fake.port}
+    )
     assert created.status_code in (200, 201), created.text
     server_id: str = created.json()["id"]
     synced = await gateway.admin.post(f"/api/v1/model-servers/{server_id}/sync")
@@ -38,7 +40,10 @@ def _chat_count(fake: FakeOllama) -> int:
 
 
 async def test_two_servers_share_the_load_and_survive_one_stopping(gateway: Gateway) -> None:
-    async with FakeOllama([FakeModel("llama3.1:8b")]) as first, FakeOllama([FakeModel("llama3.1:8b")]) as second:
+    async with (
+        FakeOllama([FakeModel("llama3.1:8b")]) as first,
+        FakeOllama([FakeModel("llama3.1:8b")]) as second,
+    ):
         ids = {await _register(gateway, "gpu-a", first), await _register(gateway, "gpu-b", second)}
         client = gateway.client(gateway.keys["trial"])
 

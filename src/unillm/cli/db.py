@@ -32,6 +32,7 @@ SEED_LOCK_ID = 0x756E696C73656564  # "unilseed"
 async def _seed(runtime: Runtime) -> tuple[int, int]:
     """Apply the seed under a write lock, so two `db upgrade` processes at once do not both insert."""
     from unillm.access import seed
+    from unillm.usage import service as pricing_service
 
     async with runtime.sessions.begin() as session:
         if session.get_bind().dialect.name == "postgresql":
@@ -39,6 +40,8 @@ async def _seed(runtime: Runtime) -> tuple[int, int]:
         else:
             await session.execute(text("DELETE FROM tier_model_rules WHERE 0 = 1"))
         result = await seed.apply_seed(session=session, context=cli_audit_context())
+        # The bundled prices of common models, missing ones only: an operator's price is never replaced.
+        await pricing_service.load_defaults(session=session, context=cli_audit_context())
     return result.added, result.already_present
 
 
