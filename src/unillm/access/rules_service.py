@@ -27,23 +27,17 @@ from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
 from unillm.db.config_version import bump_config_version
 from unillm.errors import BadRequest, Conflict, NotFound
+from unillm.pagination import parse_offset_cursor
 
 MAX_PAGE = 500
 RULE_COLUMNS = ("tier_code", "model_pattern", "allowed", "max_requests_per_day", "max_context_length",
                 "priority")
 
 
-def parse_cursor(cursor: str | None) -> int:
-    """Cursors are offsets: rule tables are small and ordered by columns that are not unique."""
-    if cursor is None or cursor == "":
-        return 0
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 9:
-        raise BadRequest("cursor is not one this API returned", param="cursor")
-    return int(cursor)
 
 
 def _page_bounds(limit: int, cursor: str | None) -> tuple[int, int]:
-    return parse_cursor(cursor), max(1, min(limit, MAX_PAGE))
+    return parse_offset_cursor(cursor), max(1, min(limit, MAX_PAGE))
 
 
 def rule_view(rule: TierModelRule) -> dict[str, Any]:

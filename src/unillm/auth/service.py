@@ -34,6 +34,7 @@ from unillm.auth.snapshot import get_store
 from unillm.db.config_version import bump_config_version
 from unillm.db.types import utcnow
 from unillm.errors import BadRequest, ConfigError, Conflict, NotFound, PermissionDenied, Unauthenticated
+from unillm.pagination import parse_offset_cursor
 from unillm.runtime import Runtime
 
 MAX_PAGE = 500
@@ -82,12 +83,6 @@ def _user_audit(user: User) -> dict[str, Any]:
     return {"id": user.id, "tier_code": user.tier_code, "role": user.role, "disabled": user.disabled}
 
 
-def parse_cursor(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
-        return 0
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 9:
-        raise BadRequest("cursor is not one this API returned", param="cursor")
-    return int(cursor)
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -102,7 +97,7 @@ async def get_user_or_raise(*, session: AsyncSession, user_id: str) -> User:
 
 async def list_users(*, session: AsyncSession, limit: int = 100, cursor: str | None = None,
                      tier_code: str | None = None, role: str | None = None) -> UserPage:
-    offset = parse_cursor(cursor)
+    offset = parse_offset_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(User).order_by(User.id)
     if tier_code is not None:
@@ -219,7 +214,7 @@ async def create_key(*, session: AsyncSession, context: AuditContext, user_id: s
 
 async def list_keys(*, session: AsyncSession, user_id: str | None = None, include_revoked: bool = False,
                     limit: int = 100, cursor: str | None = None) -> ApiKeyPage:
-    offset = parse_cursor(cursor)
+    offset = parse_offset_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
     if user_id is not None:

@@ -17,8 +17,8 @@ ProviderType = Literal["openrouter", "openai", "anthropic", "google", "cohere", 
                        "mistral", "custom"]
 assert set(get_args(ProviderType)) == set(PROVIDER_TYPES)
 
-# Where each type's API lives when `base_url` is unset. The gateway keeps the same table in
-# gateway/upstream/defaults.py; admin domains may not import the gateway, hence this copy.
+# Where each type's API lives when `base_url` is unset (the gateway reads this table too). Google and
+# Cohere are reached through their OpenAI-compatible endpoints.
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "openrouter": "https://openrouter.ai/api/v1",

@@ -17,6 +17,7 @@ from unillm.audit.schemas import AuditContext
 from unillm.config import Settings
 from unillm.db.config_version import bump_config_version
 from unillm.errors import BadRequest, ConfigError, Conflict, NotFound
+from unillm.pagination import parse_offset_cursor
 from unillm.provider.crypto import WRONG_KEY_MESSAGE, CredentialCipher, mask
 from unillm.provider.models import LLMProvider
 from unillm.provider.schemas import (
@@ -72,17 +73,11 @@ def audit_view(provider: LLMProvider) -> dict[str, Any]:
             "metadata": dict(provider.metadata_ or {}), "api_key_hint": provider.api_key_hint}
 
 
-def parse_cursor(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
-        return 0
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 9:
-        raise BadRequest("cursor is not one this API returned", param="cursor")
-    return int(cursor)
 
 
 async def list_(*, session: AsyncSession, limit: int = 100, cursor: str | None = None,
                 type: str | None = None, enabled: bool | None = None) -> ProviderPage:
-    offset = parse_cursor(cursor)
+    offset = parse_offset_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(LLMProvider).order_by(LLMProvider.name, LLMProvider.type, LLMProvider.id)
     if type is not None:

@@ -6,22 +6,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from unillm.errors import ConfigError
+from unillm.provider.schemas import DEFAULT_BASE_URLS as PROVIDER_DEFAULT_BASE_URLS
 
 if TYPE_CHECKING:
     from unillm.gateway.upstream.types import ChatAdapter
 
-DEFAULT_BASE_URLS = MappingProxyType({
-    "openai": "https://api.openai.com/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "groq": "https://api.groq.com/openai/v1",
-    "together": "https://api.together.xyz/v1",
-    "mistral": "https://api.mistral.ai/v1",
-    # Gemini's OpenAI-compatible endpoint
-    "google": "https://generativelanguage.googleapis.com/v1beta/openai",
-    # Cohere's Compatibility API
-    "cohere": "https://api.cohere.ai/compatibility/v1",
-    "anthropic": "https://api.anthropic.com",
-})
+# One table for the whole project, kept by the provider domain (which the gateway may import; the
+# reverse is not allowed). Read-only here: the gateway never changes it.
+DEFAULT_BASE_URLS = MappingProxyType(PROVIDER_DEFAULT_BASE_URLS)
 CLOUD_TYPES = frozenset({*DEFAULT_BASE_URLS, "custom"})
 LOCAL_TYPES = frozenset({"ollama", "vllm", "lmstudio", "llamacpp"})
 UPSTREAM_TYPES = CLOUD_TYPES | LOCAL_TYPES

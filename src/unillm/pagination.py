@@ -1,0 +1,17 @@
+"""Offset cursors for the admin lists that are small and sorted by non-unique columns (providers,
+rules, keys, users). The large, append-only lists (usage logs, audit) use id cursors instead."""
+
+from __future__ import annotations
+
+from unillm.errors import BadRequest
+
+MAX_CURSOR_DIGITS = 9
+
+
+def parse_offset_cursor(cursor: str | None) -> int:
+    """The offset a cursor stands for; anything this API did not hand out is a 400, never a 500."""
+    if cursor is None or cursor == "":
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > MAX_CURSOR_DIGITS:
+        raise BadRequest("cursor is not one this API returned", param="cursor")
+    return int(cursor)
