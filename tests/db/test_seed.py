@@ -34,8 +34,9 @@ def _state(database_url: str) -> tuple[dict[str, int], list[tuple[str, str, str]
                 ))).all()}
                 audits = [(str(a), str(b), str(c)) for a, b, c in (await session.execute(text(
                     "SELECT action_type, resource_type, user_agent FROM audit_log"
+                    " WHERE resource_type = 'tier_rule'"  # db upgrade also audits the default prices
                 ))).all()]
-                items, _ = await audit_service.query(session=session)
+                items, _ = await audit_service.query(session=session, resource_type="tier_rule")
                 assert all(item.details == {"before": None, "after": None, "count": 50} for item in items)
                 return counts, audits, await audit_service.verify(session=session)
         finally:
@@ -75,7 +76,7 @@ def test_seed_restores_a_removed_rule_and_audits_it(database_url: str, tmp_path:
         engine = create_engine(database_url)
         try:
             async with create_session_factory(engine)() as session:
-                items, _ = await audit_service.query(session=session)
+                items, _ = await audit_service.query(session=session, resource_type="tier_rule")
                 return [item.details for item in items]
         finally:
             await engine.dispose()
