@@ -17,7 +17,7 @@ A first admin key was created. It is shown [bold]once[/bold]; store it now:
 Next steps:
   export UNILLM_ADMIN_KEY={key}
   curl -H "Authorization: Bearer $UNILLM_ADMIN_KEY" http://{host}:{port}/api/v1/access/tier-rules
-  unillm keys create --user alice --tier professional        # a key for an application user
+  unillm keys create --user alice --tier professional    # (`uv run unillm …` in a source checkout)
   unillm providers add openai --type openai --api-key-env OPENAI_API_KEY
   API docs: http://{host}:{port}/docs
 """
@@ -43,6 +43,6 @@ def serve(
         upgrade_and_seed()
     created_key = ensure_admin_key(settings)
     if created_key:
-        console.print(BANNER.format(key=created_key, host=host, port=port), highlight=False)
+        console.print(BANNER.format(key=created_key, host=host, port=port), highlight=False, soft_wrap=True)
     uvicorn.run("unillm.app:create_app", factory=True, host=host, port=port, workers=workers,
                 loop="uvloop", http="httptools", log_level=settings.log_level, access_log=False)
