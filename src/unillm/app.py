@@ -152,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected)
 
+    from unillm.gateway.fast_path import GatewayFastPath
+
+    app.add_middleware(GatewayFastPath, render_error=_handle_unillm_error)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.add_middleware(AdminChangeRefreshMiddleware)
     app.add_middleware(RequestIdMiddleware)
