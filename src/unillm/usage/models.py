@@ -1,4 +1,8 @@
-"""The usage ledger (`llm_usage_logs`), `model_pricing` and the `daily_cost_summary` roll-up."""
+"""The usage ledger (`llm_usage_logs`), `model_pricing` and the daily roll-ups.
+
+`daily_cost_summary` answers reports by day, user, provider and model; `daily_usage_segments`
+(migration 0005) answers them by tier and source, so no summary has to scan the log.
+"""
 
 from __future__ import annotations
 
@@ -94,6 +98,34 @@ class DailyCostSummary(Base):
     # Requests counted here that had no price: reports show them as unpriced, never as $0.
     unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Where the tokens went (migration 0004); cached tokens are part of prompt tokens.
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cached_prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class DailyUsageSegment(Base):
+    """Per quota day, tier, source, provider and model: the same measures as `DailyCostSummary`.
+
+    A log row without a tier, source or provider is filed under "" (key columns cannot be NULL).
+    """
+
+    __tablename__ = "daily_usage_segments"
+    __table_args__ = (
+        Index("ix_daily_usage_segments_tier_code_date", "tier_code", "date"),
+        Index("ix_daily_usage_segments_source_date", "source", "date"),
+        Index("ix_daily_usage_segments_date", "date"),
+    )
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    tier_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    source: Mapped[str] = mapped_column(String(50), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    total_cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    total_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cached_prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -1,8 +1,10 @@
 """Read side of the ledger: filtered log pages, cost summaries, the CSV export and billing statements.
 
-Why summaries read `daily_cost_summary`: a 30-day report must not scan millions of log rows; the
-roll-up holds one row per (day, user, provider, model). Grouping by tier or source (not in the
-roll-up) reads the logs over the same quota-day range. Billing statements list one user's month.
+Why summaries read the daily roll-ups: a 30-day report must not scan millions of log rows.
+`daily_cost_summary` holds one row per (day, user, provider, model) and answers day, user, model and
+provider; `daily_usage_segments` holds one per (day, tier, source, provider, model) and answers tier
+and source. Both are written from the same inserted rows as the log, so they add up to it.
+Billing statements list one user's month.
 Exports page by primary key (keyset), one batch at a time, so memory stays flat however many rows
 a month holds.
 """
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from unillm.access.quota.days import day_start, quota_day
 from unillm.db.types import utcnow
 from unillm.errors import BadRequest
-from unillm.usage.models import DailyCostSummary, UsageLog
+from unillm.usage.models import DailyCostSummary, DailyUsageSegment, UsageLog
 from unillm.usage.pricing import money_str
 from unillm.usage.schemas import GroupBy, SummaryGroup, UsageFilters, UsageLogPage, UsageLogRead, UsageSummary
 
@@ -95,6 +97,8 @@ def date_range(start: date | None, end: date | None, tz: ZoneInfo) -> tuple[date
     return start, end
 
 
+_MEASURES = ("total_cost_usd", "total_requests", "total_tokens", "unpriced_requests", "prompt_tokens",
+             "cached_prompt_tokens", "completion_tokens", "error_requests")
 _COUNTS = ("requests", "tokens", "unpriced_requests", "prompt_tokens", "cached_prompt_tokens",
            "completion_tokens", "error_requests")
 
@@ -109,28 +113,14 @@ async def summary(*, session: AsyncSession, start: date | None, end: date | None
                   tz: ZoneInfo) -> UsageSummary:
     """Cost, requests, tokens, unpriced and failed requests per group over inclusive quota days."""
     start, end = date_range(start, end, tz)
-    if group_by in ("tier", "source"):
-        column = UsageLog.tier_code if group_by == "tier" else UsageLog.source
-        logs = (select(column, func.sum(UsageLog.cost_usd), func.count(), func.sum(UsageLog.total_tokens),
-                       func.sum(case((UsageLog.cost_usd.is_(None), 1), else_=0)),
-                       func.sum(UsageLog.prompt_tokens), func.sum(UsageLog.cached_prompt_tokens),
-                       func.sum(UsageLog.completion_tokens),
-                       func.sum(case((UsageLog.status == "error", 1), else_=0)))
-                .where(UsageLog.timestamp >= day_start(start, tz),
-                       UsageLog.timestamp < day_start(end + timedelta(days=1), tz))
-                .group_by(column).order_by(column))
-        rows: list[Any] = list(await session.execute(logs))
-    else:
-        summary_column = {"day": DailyCostSummary.date, "user": DailyCostSummary.user_id,
-                          "model": DailyCostSummary.model_id,
-                          "provider": DailyCostSummary.provider}[group_by]
-        rolled = (select(summary_column, func.sum(DailyCostSummary.total_cost_usd),
-                         *(func.sum(getattr(DailyCostSummary, name)) for name in (
-                             "total_requests", "total_tokens", "unpriced_requests", "prompt_tokens",
-                             "cached_prompt_tokens", "completion_tokens", "error_requests")))
-                  .where(DailyCostSummary.date >= start, DailyCostSummary.date <= end)
-                  .group_by(summary_column).order_by(summary_column))
-        rows = list(await session.execute(rolled))
+    table: Any = DailyUsageSegment if group_by in ("tier", "source") else DailyCostSummary
+    column = {"day": table.date, "user": DailyCostSummary.user_id, "model": table.model_id,
+              "provider": table.provider, "tier": DailyUsageSegment.tier_code,
+              "source": DailyUsageSegment.source}[group_by]
+    rolled = (select(column, *(func.sum(getattr(table, name)) for name in _MEASURES))
+              .where(table.date >= start, table.date <= end)
+              .group_by(column).order_by(column))
+    rows: list[Any] = list(await session.execute(rolled))
     groups = [_group(*row) for row in rows]
     totals = {name: sum(getattr(g, name) for g in groups) for name in _COUNTS}
     total = SummaryGroup(key="total", cost_usd=sum((g.cost_usd for g in groups), Decimal(0)), **totals)

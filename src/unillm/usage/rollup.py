@@ -3,11 +3,13 @@
 Why the roll-up follows `RETURNING`: only rows the INSERT actually created are added to
 `daily_cost_summary`, so a request written twice (a retry, a journal replay after a crash) is counted
 once in the ledger and once in the totals. The day is the quota day (UNILLM_QUOTA_TIMEZONE).
+The same inserted rows also feed `daily_usage_segments` (per tier and source), in the same
+transaction, so both roll-ups always agree with the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,11 +21,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unillm.access.quota.days import quota_day
-from unillm.usage.models import DailyCostSummary, UsageLog
+from unillm.usage.models import DailyCostSummary, DailyUsageSegment, UsageLog
 from unillm.usage.records import UsageRecord
 
-# The roll-up's key columns cannot be NULL; a record without a user or provider is filed under "".
+# The roll-up's key columns cannot be NULL; a record without a user, provider, tier or source is
+# filed under "".
 UNKNOWN = ""
+MEASURES = ("total_cost_usd", "total_requests", "total_tokens", "unpriced_requests", "prompt_tokens",
+            "cached_prompt_tokens", "completion_tokens", "error_requests")
+SUMMARY_KEY = ("date", "user_id", "provider", "model_id")
+SEGMENT_KEY = ("date", "tier_code", "source", "provider", "model_id")
 
 
 @dataclass(slots=True)
@@ -49,10 +56,16 @@ def rollup_key(record: UsageRecord, tz: ZoneInfo) -> tuple[date, str, str, str]:
             record.model_id)
 
 
-def aggregate(records: Sequence[UsageRecord], tz: ZoneInfo) -> dict[tuple[date, str, str, str], _Totals]:
-    groups: dict[tuple[date, str, str, str], _Totals] = {}
+def segment_key(record: UsageRecord, tz: ZoneInfo) -> tuple[date, str, str, str, str]:
+    return (quota_day(record.timestamp, tz), record.tier_code or UNKNOWN, record.source or UNKNOWN,
+            record.provider or UNKNOWN, record.model_id)
+
+
+def aggregate(records: Sequence[UsageRecord], tz: ZoneInfo,
+              key: Callable[[UsageRecord, ZoneInfo], Hashable] = rollup_key) -> dict[Any, _Totals]:
+    groups: dict[Any, _Totals] = {}
     for record in records:
-        totals = groups.setdefault(rollup_key(record, tz), _Totals())
+        totals = groups.setdefault(key(record, tz), _Totals())
         totals.requests += 1
         totals.tokens += record.total_tokens
         totals.prompt += record.prompt_tokens
@@ -66,8 +79,26 @@ def aggregate(records: Sequence[UsageRecord], tz: ZoneInfo) -> dict[tuple[date, 
     return groups
 
 
+async def _add_to(session: AsyncSession, table: Table, key_names: Sequence[str],
+                  groups: dict[Any, _Totals]) -> None:
+    """One fixed upsert statement, executed with one parameter set per group."""
+    upsert = _insert(session, table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=list(key_names),
+        set_={name: table.c[name] + upsert.excluded[name] for name in MEASURES},
+    )
+    await session.execute(upsert, [
+        {**dict(zip(key_names, key, strict=True)),
+         "total_cost_usd": totals.cost_usd, "total_requests": totals.requests,
+         "total_tokens": totals.tokens, "unpriced_requests": totals.unpriced,
+         "prompt_tokens": totals.prompt, "cached_prompt_tokens": totals.cached,
+         "completion_tokens": totals.completion, "error_requests": totals.errors}
+        for key, totals in groups.items()
+    ])
+
+
 async def write_batch(*, session: AsyncSession, records: Sequence[UsageRecord], tz: ZoneInfo) -> int:
-    """Insert the records that are new and add them to the roll-up; returns how many were new."""
+    """Insert the records that are new and add them to both roll-ups; returns how many were new."""
     unique: dict[str, UsageRecord] = {}
     for record in records:
         unique.setdefault(record.request_id, record)
@@ -83,21 +114,9 @@ async def write_batch(*, session: AsyncSession, records: Sequence[UsageRecord], 
     inserted = set(result.scalars())
     if not inserted:
         return 0
-    groups = aggregate([unique[request_id] for request_id in inserted], tz)
+    new = [unique[request_id] for request_id in inserted]
     summary: Table = DailyCostSummary.__table__  # type: ignore[assignment]
-    columns = ("total_cost_usd", "total_requests", "total_tokens", "unpriced_requests", "prompt_tokens",
-               "cached_prompt_tokens", "completion_tokens", "error_requests")
-    upsert = _insert(session, summary)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["date", "user_id", "provider", "model_id"],
-        set_={name: summary.c[name] + upsert.excluded[name] for name in columns},
-    )
-    await session.execute(upsert, [
-        {"date": key[0], "user_id": key[1], "provider": key[2], "model_id": key[3],
-         "total_cost_usd": totals.cost_usd, "total_requests": totals.requests,
-         "total_tokens": totals.tokens, "unpriced_requests": totals.unpriced,
-         "prompt_tokens": totals.prompt, "cached_prompt_tokens": totals.cached,
-         "completion_tokens": totals.completion, "error_requests": totals.errors}
-        for key, totals in groups.items()
-    ])
+    await _add_to(session, summary, SUMMARY_KEY, aggregate(new, tz))
+    segments: Table = DailyUsageSegment.__table__  # type: ignore[assignment]
+    await _add_to(session, segments, SEGMENT_KEY, aggregate(new, tz, segment_key))
     return len(inserted)
