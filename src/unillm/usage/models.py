@@ -80,18 +80,9 @@ class ModelPricing(Base):
     source: Mapped[str] = mapped_column(String(50), default="manual", server_default="manual")
 
 
-class DailyCostSummary(Base):
-    __tablename__ = "daily_cost_summary"
-    __table_args__ = (
-        Index("ix_daily_cost_summary_user_id_date", "user_id", "date"),
-        Index("ix_daily_cost_summary_provider_date", "provider", "date"),
-        Index("ix_daily_cost_summary_date", "date"),
-    )
+class RollupMeasures:
+    """The measures both daily roll-ups keep, equal to the sums of the usage rows they summarise."""
 
-    date: Mapped[date] = mapped_column(Date, primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
-    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     total_cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     total_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     total_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -104,7 +95,21 @@ class DailyCostSummary(Base):
     error_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
-class DailyUsageSegment(Base):
+class DailyCostSummary(RollupMeasures, Base):
+    __tablename__ = "daily_cost_summary"
+    __table_args__ = (
+        Index("ix_daily_cost_summary_user_id_date", "user_id", "date"),
+        Index("ix_daily_cost_summary_provider_date", "provider", "date"),
+        Index("ix_daily_cost_summary_date", "date"),
+    )
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class DailyUsageSegment(RollupMeasures, Base):
     """Per quota day, tier, source, provider and model: the same measures as `DailyCostSummary`.
 
     A log row without a tier, source or provider is filed under "" (key columns cannot be NULL).
@@ -122,11 +127,3 @@ class DailyUsageSegment(Base):
     source: Mapped[str] = mapped_column(String(50), primary_key=True)
     provider: Mapped[str] = mapped_column(String(100), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    total_cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    total_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    cached_prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    error_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
