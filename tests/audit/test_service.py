@@ -196,3 +196,16 @@ async def test_python_and_database_hashes_agree_on_unusual_text(runtime: Runtime
                                           "z": [1, None]})
     result = await _verify(runtime)
     assert (result.ok, result.rows_checked) == (True, 1), result.reason
+
+
+async def test_every_recorded_change_bumps_the_config_version(runtime: Runtime) -> None:
+    """Running processes learn of an audited change (the seed once forgot to publish one)."""
+    from unillm.db.config_version import read_config_version
+
+    async with runtime.sessions() as session:
+        before = await read_config_version(session=session)
+    async with runtime.sessions.begin() as session:
+        await audit_service.record(session=session, context=AuditContext(actor="t"), action_type="x_added",
+                                   resource_type="x", resource_id="1")
+    async with runtime.sessions() as session:
+        assert await read_config_version(session=session) == before + 1

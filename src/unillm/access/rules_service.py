@@ -25,7 +25,6 @@ from unillm.access.rules_schemas import (
 )
 from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
-from unillm.db.config_version import bump_config_version
 from unillm.errors import BadRequest, Conflict, NotFound
 from unillm.pagination import parse_offset_cursor
 
@@ -101,7 +100,6 @@ async def create_tier_rule(*, session: AsyncSession, context: AuditContext,
     await audit_service.record(session=session, context=context, action_type="tier_rule_added",
                                resource_type="tier_rule", resource_id=str(rule.id), before=None,
                                after=rule_view(rule))
-    await bump_config_version(session=session)
     return TierRuleRead.model_validate(rule)
 
 
@@ -124,7 +122,6 @@ async def update_tier_rule(*, session: AsyncSession, context: AuditContext, rule
     await audit_service.record(session=session, context=context, action_type="tier_rule_updated",
                                resource_type="tier_rule", resource_id=str(rule.id), before=before,
                                after=rule_view(rule))
-    await bump_config_version(session=session)
     return TierRuleRead.model_validate(rule)
 
 
@@ -136,7 +133,6 @@ async def delete_tier_rule(*, session: AsyncSession, context: AuditContext, rule
     await audit_service.record(session=session, context=context, action_type="tier_rule_removed",
                                resource_type="tier_rule", resource_id=str(rule_id), before=before,
                                after=None)
-    await bump_config_version(session=session)
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -176,7 +172,6 @@ async def create_permission(*, session: AsyncSession, context: AuditContext,
     await audit_service.record(session=session, context=context, action_type="permission_added",
                                resource_type="permission", resource_id=str(permission.id), before=None,
                                after=permission_view(permission))
-    await bump_config_version(session=session)
     return PermissionRead.model_validate(permission)
 
 
@@ -191,4 +186,3 @@ async def delete_permission(*, session: AsyncSession, context: AuditContext,
     await audit_service.record(session=session, context=context, action_type="permission_removed",
                                resource_type="permission", resource_id=str(permission_id), before=before,
                                after=None)
-    await bump_config_version(session=session)

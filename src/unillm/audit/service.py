@@ -29,6 +29,7 @@ from unillm.audit.chain import (
 )
 from unillm.audit.models import AuditLog
 from unillm.audit.schemas import AuditContext, AuditLogRead
+from unillm.db.config_version import bump_config_version
 from unillm.db.types import utcnow
 from unillm.errors import BadRequest
 
@@ -97,7 +98,13 @@ def build_details(before: dict[str, Any] | None, after: dict[str, Any] | None,
 async def record(*, session: AsyncSession, context: AuditContext, action_type: str,
                  resource_type: str, resource_id: str | None, before: dict[str, Any] | None = None,
                  after: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
-    """Append one audit row in the caller's transaction (the caller commits it with its change)."""
+    """Append one audit row in the caller's transaction (the caller commits it with its change).
+
+    Every administrative change alters something processes hold in memory (keys, rules, routes,
+    prices), so recording one also bumps the config version in the same transaction: running
+    processes rebuild their snapshots, and no service can audit a change yet forget to publish it.
+    """
+    await bump_config_version(session=session)
     details = build_details(before, after, extra)
     values: dict[str, Any] = {
         "user_id": context.actor, "action_type": action_type, "resource_type": resource_type,

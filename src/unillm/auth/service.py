@@ -155,7 +155,6 @@ async def set_user(*, session: AsyncSession, context: AuditContext, user_id: str
                                    action_type="user_created" if before is None else "user_updated",
                                    resource_type="user", resource_id=user.id, before=before,
                                    after=_user_audit(user))
-        await bump_config_version(session=session)
     return user_to_read(user)
 
 
@@ -208,7 +207,6 @@ async def create_key(*, session: AsyncSession, context: AuditContext, user_id: s
     await audit_service.record(session=session, context=context, action_type="api_key_created",
                                resource_type="api_key", resource_id=str(key.id), before=before,
                                after=after)
-    await bump_config_version(session=session)
     return key_to_read(key), secret
 
 
@@ -244,7 +242,6 @@ async def revoke_key(*, session: AsyncSession, context: AuditContext, key_id: uu
     await audit_service.record(session=session, context=context, action_type="api_key_revoked",
                                resource_type="api_key", resource_id=str(key.id), before=before,
                                after=_key_audit(key))
-    await bump_config_version(session=session)
     return key_to_read(key)
 
 

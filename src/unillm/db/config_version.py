@@ -4,10 +4,11 @@ Why: every process keeps in-memory snapshots (keys/users/rules in the auth snaps
 the gateway). Polling one integer is cheap; comparing tables is not. A process rebuilds its snapshot
 only when the version it last loaded differs from the stored one.
 
-Call `bump_config_version(session=...)` inside the transaction of every admin change (keys, users,
-rules, permissions, providers, servers, deployments, pricing), so the bump commits or rolls back with
-the change. On PostgreSQL the UPDATE row-locks the single row until commit, which serialises admin
-writes; they are rare, so that is fine and keeps the counter strictly increasing.
+`audit_service.record()` bumps it for every audited admin change (keys, users, rules, permissions,
+providers, servers, deployments, pricing, the seed), so the bump commits or rolls back with the change.
+Call it directly only for changes that are not audited but alter what processes route on (a server's
+health, a sync, the reconcile loop). On PostgreSQL the UPDATE row-locks the single row until commit,
+which serialises admin writes; they are rare, so that is fine and keeps the counter increasing.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
-from unillm.db.config_version import bump_config_version
 from unillm.deployment.models import ModelDeployment
 from unillm.deployment.schemas import DeploymentCreate, DeploymentPage, DeploymentRead, DeploymentUpdate
 from unillm.errors import BadRequest, Conflict, NotFound
@@ -197,7 +196,6 @@ async def create(*, session: AsyncSession, context: AuditContext, data: Deployme
         before=None,
         after=audit_view(deployment),
     )
-    await bump_config_version(session=session)
     return to_read(deployment, server, model)
 
 
@@ -240,7 +238,6 @@ async def update(
         before=before,
         after=audit_view(deployment),
     )
-    await bump_config_version(session=session)
     return to_read(deployment, server, model)
 
 
@@ -271,5 +268,4 @@ async def delete(*, session: AsyncSession, context: AuditContext, deployment_id:
         before=before,
         after=None,
     )
-    await bump_config_version(session=session)
     return read

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
 from unillm.config import Settings
-from unillm.db.config_version import bump_config_version
 from unillm.errors import BadRequest, ConfigError, Conflict, NotFound
 from unillm.pagination import parse_offset_cursor
 from unillm.provider.crypto import WRONG_KEY_MESSAGE, CredentialCipher, mask
@@ -147,7 +146,6 @@ async def create(*, session: AsyncSession, settings: Settings, context: AuditCon
     await audit_service.record(session=session, context=context, action_type="provider_added",
                                resource_type=RESOURCE, resource_id=str(provider.id), before=None,
                                after=audit_view(provider))
-    await bump_config_version(session=session)
     return to_read(provider)
 
 
@@ -182,7 +180,6 @@ async def update(*, session: AsyncSession, settings: Settings, context: AuditCon
     await audit_service.record(session=session, context=context, action_type="provider_updated",
                                resource_type=RESOURCE, resource_id=str(provider.id), before=before,
                                after=audit_view(provider))
-    await bump_config_version(session=session)
     return to_read(provider)
 
 
@@ -194,7 +191,6 @@ async def delete(*, session: AsyncSession, context: AuditContext, provider_id: u
     await audit_service.record(session=session, context=context, action_type="provider_removed",
                                resource_type=RESOURCE, resource_id=str(provider_id), before=before,
                                after=None)
-    await bump_config_version(session=session)
 
 
 def decrypt_credential(provider: LLMProvider, cipher: CredentialCipher) -> str | None:
@@ -250,5 +246,4 @@ async def rotate_credentials(*, session: AsyncSession, settings: Settings, conte
                                resource_type=RESOURCE, resource_id=None, before=None,
                                after={"re_encrypted": len(rows),
                                       "providers": sorted(str(row.id) for row in rows)})
-    await bump_config_version(session=session)
     return len(rows)

@@ -246,7 +246,6 @@ async def create(*, session: AsyncSession, context: AuditContext, data: ModelSer
         before=None,
         after=audit_view(server),
     )
-    await bump_config_version(session=session)
     return to_read(server)
 
 
@@ -288,7 +287,6 @@ async def update(
         before=before,
         after=audit_view(server),
     )
-    await bump_config_version(session=session)
     return to_read(server)
 
 
@@ -306,7 +304,6 @@ async def delete(*, session: AsyncSession, context: AuditContext, server_id: uui
         before=before,
         after=None,
     )
-    await bump_config_version(session=session)
 
 
 # -- health ----------------------------------------------------------------------------------------
@@ -415,7 +412,6 @@ async def delete_model(
         before=before,
         after={"server_id": str(server.id), "model_name": model_name, "status": "gone"},
     )
-    await bump_config_version(session=session)
 
 
 async def start_pull(

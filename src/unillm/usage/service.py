@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
-from unillm.db.config_version import bump_config_version
 from unillm.db.types import utcnow
 from unillm.errors import NotFound
 from unillm.usage.models import ModelPricing
@@ -87,7 +86,6 @@ async def upsert(*, session: AsyncSession, context: AuditContext, model_id: str,
     await audit_service.record(session=session, context=context,
                                action_type="pricing.update" if before else "pricing.create",
                                resource_type=RESOURCE, resource_id=model_id, before=before, after=after)
-    await bump_config_version(session=session)
     return PricingRead.model_validate(row)
 
 
@@ -100,7 +98,6 @@ async def delete(*, session: AsyncSession, context: AuditContext, model_id: str)
     await session.flush()
     await audit_service.record(session=session, context=context, action_type="pricing.delete",
                                resource_type=RESOURCE, resource_id=model_id, before=before, after=None)
-    await bump_config_version(session=session)
 
 
 def default_prices() -> list[DefaultPrice]:
@@ -140,5 +137,4 @@ async def load_defaults(*, session: AsyncSession, context: AuditContext) -> Load
         await audit_service.record(session=session, context=context, action_type="pricing.load_defaults",
                                    resource_type=RESOURCE, resource_id=None, before=None,
                                    after={"inserted": inserted})
-        await bump_config_version(session=session)
     return LoadDefaultsResult(inserted=inserted, skipped=skipped)
