@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 from uuid import UUID
 
 import typer
@@ -26,6 +26,7 @@ from unillm.errors import UnillmError
 from unillm.runtime import Runtime
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -88,6 +89,26 @@ def run_async(work: Callable[[Runtime], Awaitable[T]], settings: Settings | None
     with friendly_errors(settings):
         return asyncio.run(_main())
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Page(Protocol[T_co]):
+    @property
+    def items(self) -> Sequence[T_co]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+async def all_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> list[T]:
+    """Every item of a cursor-paginated service list (the CLI prints whole lists)."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor
 
 
 def cli_audit_context() -> AuditContext:

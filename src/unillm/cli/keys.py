@@ -18,14 +18,21 @@ from unillm.auth import service as auth_service
 from unillm.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
-    ApiKeyPage,
     ApiKeyRead,
     UserCreate,
-    UserPage,
     UserRead,
     UserUpdate,
 )
-from unillm.cli.common import JsonOption, cli_audit_context, console, fail, print_json, print_table, run_async
+from unillm.cli.common import (
+    JsonOption,
+    all_pages,
+    cli_audit_context,
+    console,
+    fail,
+    print_json,
+    print_table,
+    run_async,
+)
 from unillm.runtime import Runtime
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -57,17 +64,33 @@ def create(
 ) -> None:
     """Create a key and print its secret once (under `key` with --json)."""
     try:
-        data = ApiKeyCreate.model_validate({"user_id": user, "tier_code": tier, "role": role, "name": name,
-                                            "expires_days": expires_days, "kind": kind, "agent_id": agent})
+        data = ApiKeyCreate.model_validate(
+            {
+                "user_id": user,
+                "tier_code": tier,
+                "role": role,
+                "name": name,
+                "expires_days": expires_days,
+                "kind": kind,
+                "agent_id": agent,
+            }
+        )
     except ValidationError as exc:
         fail(_validation_message(exc))
 
     async def work(runtime: Runtime) -> ApiKeyCreated:
         async with runtime.sessions.begin() as session:
             read, secret = await auth_service.create_key(
-                session=session, context=cli_audit_context(), user_id=data.user_id, tier_code=data.tier_code,
-                role=data.role, name=data.name, expires_days=data.expires_days, kind=data.kind,
-                agent_id=data.agent_id)
+                session=session,
+                context=cli_audit_context(),
+                user_id=data.user_id,
+                tier_code=data.tier_code,
+                role=data.role,
+                name=data.name,
+                expires_days=data.expires_days,
+                kind=data.kind,
+                agent_id=data.agent_id,
+            )
         return ApiKeyCreated(**read.model_dump(), key=secret)
 
     created = run_async(work)
@@ -75,8 +98,10 @@ def create(
         print_json(created)
         return
     expiry = f", expires {_fmt(created.expires_at)}" if created.expires_at else ""
-    console.print(f"created key {created.id} for user [bold]{created.user_id}[/bold] "
-                  f"(kind {created.kind}{expiry})", highlight=False)
+    console.print(
+        f"created key {created.id} for user [bold]{created.user_id}[/bold] (kind {created.kind}{expiry})",
+        highlight=False,
+    )
     console.print("The key is shown only now; store it:", highlight=False)
     typer.echo(created.key)
 
@@ -90,25 +115,29 @@ def list_(
     """List keys (prefix only, never the secret)."""
 
     async def work(runtime: Runtime) -> list[ApiKeyRead]:
-        items: list[ApiKeyRead] = []
-        cursor: str | None = None
         async with runtime.sessions() as session:
-            while True:
-                page: ApiKeyPage = await auth_service.list_keys(
-                    session=session, user_id=user, include_revoked=include_revoked, limit=LIST_LIMIT,
-                    cursor=cursor)
-                items += page.items
-                if page.next_cursor is None:
-                    return items
-                cursor = page.next_cursor
+            return await all_pages(
+                lambda cursor: auth_service.list_keys(
+                    session=session,
+                    user_id=user,
+                    include_revoked=include_revoked,
+                    limit=LIST_LIMIT,
+                    cursor=cursor,
+                )
+            )
 
     items = run_async(work)
     if json_output:
         print_json(items)
         return
-    print_table("API keys", ["id", "prefix", "user", "kind", "name", "status", "expires", "last used"],
-                [[k.id, k.prefix, k.user_id, k.kind, k.name, k.status, _fmt(k.expires_at),
-                  _fmt(k.last_used_at)] for k in items])
+    print_table(
+        "API keys",
+        ["id", "prefix", "user", "kind", "name", "status", "expires", "last used"],
+        [
+            [k.id, k.prefix, k.user_id, k.kind, k.name, k.status, _fmt(k.expires_at), _fmt(k.last_used_at)]
+            for k in items
+        ],
+    )
 
 
 @app.command()
@@ -142,23 +171,22 @@ def users_list(
     """List users with their tier, role and disabled flag."""
 
     async def work(runtime: Runtime) -> list[UserRead]:
-        items: list[UserRead] = []
-        cursor: str | None = None
         async with runtime.sessions() as session:
-            while True:
-                page: UserPage = await auth_service.list_users(
-                    session=session, limit=LIST_LIMIT, cursor=cursor, tier_code=tier, role=role)
-                items += page.items
-                if page.next_cursor is None:
-                    return items
-                cursor = page.next_cursor
+            return await all_pages(
+                lambda cursor: auth_service.list_users(
+                    session=session, limit=LIST_LIMIT, cursor=cursor, tier_code=tier, role=role
+                )
+            )
 
     items = run_async(work)
     if json_output:
         print_json(items)
         return
-    print_table("Users", ["id", "tier", "role", "disabled", "updated"],
-                [[u.id, u.tier_code, u.role, "yes" if u.disabled else "", _fmt(u.updated_at)] for u in items])
+    print_table(
+        "Users",
+        ["id", "tier", "role", "disabled", "updated"],
+        [[u.id, u.tier_code, u.role, "yes" if u.disabled else "", _fmt(u.updated_at)] for u in items],
+    )
 
 
 @users_app.command(name="set")
@@ -186,13 +214,21 @@ def users_set(
     async def work(runtime: Runtime) -> UserRead:
         async with runtime.sessions.begin() as session:
             return await auth_service.set_user(
-                session=session, context=cli_audit_context(), user_id=user, tier_code=data.tier_code,
-                role=data.role, disabled=data.disabled, create=create_missing)
+                session=session,
+                context=cli_audit_context(),
+                user_id=user,
+                tier_code=data.tier_code,
+                role=data.role,
+                disabled=data.disabled,
+                create=create_missing,
+            )
 
     updated = run_async(work)
     if json_output:
         print_json(updated)
         return
     state = "disabled" if updated.disabled else "enabled"
-    console.print(f"user [bold]{updated.id}[/bold]: tier {updated.tier_code}, role {updated.role}, {state}",
-                  highlight=False)
+    console.print(
+        f"user [bold]{updated.id}[/bold]: tier {updated.tier_code}, role {updated.role}, {state}",
+        highlight=False,
+    )

@@ -14,7 +14,16 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from unillm.cli.common import JsonOption, cli_audit_context, console, fail, print_json, print_table, run_async
+from unillm.cli.common import (
+    JsonOption,
+    all_pages,
+    cli_audit_context,
+    console,
+    fail,
+    print_json,
+    print_table,
+    run_async,
+)
 from unillm.provider import service as provider_service
 from unillm.provider import testing as provider_testing
 from unillm.provider.models import PROVIDER_TYPES
@@ -54,32 +63,40 @@ def add(
     name: Annotated[str, typer.Argument(help="A name of your choice, unique per type.")],
     type_: Annotated[str, typer.Option("--type", help=f"One of: {', '.join(PROVIDER_TYPES)}.")],
     base_url: Annotated[str | None, typer.Option("--base-url", help="Required for type custom.")] = None,
-    api_key_env: Annotated[str | None, typer.Option("--api-key-env", metavar="VAR",
-                                                    help="Read the API key from this variable.")] = None,
-    api_key_stdin: Annotated[bool, typer.Option("--api-key-stdin",
-                                                help="Read the API key from stdin.")] = False,
+    api_key_env: Annotated[
+        str | None, typer.Option("--api-key-env", metavar="VAR", help="Read the API key from this variable.")
+    ] = None,
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Read the API key from stdin.")
+    ] = False,
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Add a provider; its API key is stored encrypted and shown only as a hint."""
     api_key = _read_api_key(api_key_env, api_key_stdin)
     try:
-        data = ProviderCreate.model_validate({"name": name, "type": type_, "base_url": base_url,
-                                              "api_key": api_key, "enabled": not disabled})
+        data = ProviderCreate.model_validate(
+            {"name": name, "type": type_, "base_url": base_url, "api_key": api_key, "enabled": not disabled}
+        )
     except ValidationError as exc:
         fail(_validation_message(exc))
 
     async def work(runtime: Runtime) -> ProviderRead:
         async with runtime.sessions.begin() as session:
-            return await provider_service.create(session=session, settings=runtime.settings,
-                                                 context=cli_audit_context(), data=data)
+            return await provider_service.create(
+                session=session, settings=runtime.settings, context=cli_audit_context(), data=data
+            )
 
     created = run_async(work)
     if json_output:
         print_json(created)
         return
-    console.print(f"added provider [bold]{escape(created.name)}[/bold] ({created.type}) id {created.id}; "
-                  f"key {created.api_key_hint or 'none'}", highlight=False, soft_wrap=True)
+    console.print(
+        f"added provider [bold]{escape(created.name)}[/bold] ({created.type}) id {created.id}; "
+        f"key {created.api_key_hint or 'none'}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command(name="list")
@@ -87,24 +104,25 @@ def list_(json_output: JsonOption = False) -> None:
     """List providers (credentials as hints only)."""
 
     async def work(runtime: Runtime) -> list[ProviderRead]:
-        items: list[ProviderRead] = []
-        cursor: str | None = None
         async with runtime.sessions() as session:
-            while True:
-                page = await provider_service.list_(session=session, limit=provider_service.MAX_PAGE,
-                                                    cursor=cursor)
-                items.extend(page.items)
-                if page.next_cursor is None:
-                    return items
-                cursor = page.next_cursor
+            return await all_pages(
+                lambda cursor: provider_service.list_(
+                    session=session, limit=provider_service.MAX_PAGE, cursor=cursor
+                )
+            )
 
     providers = run_async(work)
     if json_output:
         print_json(providers)
         return
-    print_table("providers", ["name", "type", "base url", "key", "enabled", "id"],
-                [[p.name, p.type, p.effective_base_url, p.api_key_hint, "yes" if p.enabled else "no", p.id]
-                 for p in providers])
+    print_table(
+        "providers",
+        ["name", "type", "base url", "key", "enabled", "id"],
+        [
+            [p.name, p.type, p.effective_base_url, p.api_key_hint, "yes" if p.enabled else "no", p.id]
+            for p in providers
+        ],
+    )
 
 
 @app.command()
@@ -114,8 +132,9 @@ def test(name: str, type_: TypeOption = None, json_output: JsonOption = False) -
     async def work(runtime: Runtime) -> dict[str, Any]:
         async with runtime.sessions.begin() as session:
             provider = await provider_service.get_by_name(session=session, name=name, type=type_)
-            target = await provider_testing.load_probe_target(session=session, settings=runtime.settings,
-                                                              provider_id=provider.id)
+            target = await provider_testing.load_probe_target(
+                session=session, settings=runtime.settings, provider_id=provider.id
+            )
         result: ProviderTestResult = await provider_testing.probe(target)
         return {"provider": provider.name, "type": provider.type, **result.model_dump()}
 
@@ -124,12 +143,18 @@ def test(name: str, type_: TypeOption = None, json_output: JsonOption = False) -
         print_json(outcome)
     elif outcome["ok"]:
         models = outcome["models"]
-        console.print(f"{escape(outcome['provider'])}: ok in {outcome['latency_ms']} ms, {len(models)} models"
-                      + (f": {', '.join(models[:10])}{' …' if len(models) > 10 else ''}" if models else ""),
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{escape(outcome['provider'])}: ok in {outcome['latency_ms']} ms, {len(models)} models"
+            + (f": {', '.join(models[:10])}{' …' if len(models) > 10 else ''}" if models else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        console.print(f"{escape(outcome['provider'])}: [red]failed[/red]: {escape(outcome['error'] or '')}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{escape(outcome['provider'])}: [red]failed[/red]: {escape(outcome['error'] or '')}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not outcome["ok"]:
         raise typer.Exit(1)
 
@@ -142,13 +167,17 @@ def remove(name: str, type_: TypeOption = None, json_output: JsonOption = False)
         async with runtime.sessions.begin() as session:
             provider = await provider_service.get_by_name(session=session, name=name, type=type_)
             removed = provider_service.to_read(provider)
-            await provider_service.delete(session=session, context=cli_audit_context(),
-                                          provider_id=provider.id)
+            await provider_service.delete(
+                session=session, context=cli_audit_context(), provider_id=provider.id
+            )
             return removed
 
     removed = run_async(work)
     if json_output:
         print_json({"removed": removed})
         return
-    console.print(f"removed provider [bold]{escape(removed.name)}[/bold] ({removed.type})", highlight=False,
-                  soft_wrap=True)
+    console.print(
+        f"removed provider [bold]{escape(removed.name)}[/bold] ({removed.type})",
+        highlight=False,
+        soft_wrap=True,
+    )
