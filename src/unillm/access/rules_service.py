@@ -26,7 +26,7 @@ from unillm.access.rules_schemas import (
 from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
 from unillm.errors import BadRequest, Conflict, NotFound
-from unillm.pagination import parse_offset_cursor
+from unillm.pagination import fetch_offset_page, parse_offset_cursor
 
 MAX_PAGE = 500
 RULE_COLUMNS = ("tier_code", "model_pattern", "allowed", "max_requests_per_day", "max_context_length",
@@ -79,9 +79,8 @@ async def list_tier_rules(*, session: AsyncSession, tier_code: str | None = None
                                            TierModelRule.model_pattern, TierModelRule.id)
     if tier_code is not None:
         query = query.where(TierModelRule.tier_code == tier_code)
-    rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
-    return TierRulePage(items=[TierRuleRead.model_validate(row) for row in rows[:limit]],
-                        next_cursor=str(offset + limit) if len(rows) > limit else None)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return TierRulePage(items=[TierRuleRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 async def get_tier_rule_or_raise(*, session: AsyncSession, rule_id: uuid.UUID) -> TierModelRule:
@@ -154,9 +153,9 @@ async def list_permissions(*, session: AsyncSession, model_id: str | None = None
         query = query.where(ModelPermission.access_type == access_type)
     if access_value is not None:
         query = query.where(ModelPermission.access_value == access_value)
-    rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
-    return PermissionPage(items=[PermissionRead.model_validate(row) for row in rows[:limit]],
-                          next_cursor=str(offset + limit) if len(rows) > limit else None)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return PermissionPage(items=[PermissionRead.model_validate(row) for row in rows],
+                          next_cursor=next_cursor)
 
 
 async def create_permission(*, session: AsyncSession, context: AuditContext,

@@ -34,7 +34,7 @@ from unillm.auth.snapshot import get_store
 from unillm.db.config_version import bump_config_version
 from unillm.db.types import utcnow
 from unillm.errors import BadRequest, ConfigError, Conflict, NotFound, PermissionDenied, Unauthenticated
-from unillm.pagination import parse_offset_cursor
+from unillm.pagination import fetch_offset_page, parse_offset_cursor
 from unillm.runtime import Runtime
 
 MAX_PAGE = 500
@@ -104,9 +104,8 @@ async def list_users(*, session: AsyncSession, limit: int = 100, cursor: str | N
         query = query.where(User.tier_code == tier_code)
     if role is not None:
         query = query.where(User.role == role)
-    rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
-    next_cursor = str(offset + limit) if len(rows) > limit else None
-    return UserPage(items=[user_to_read(row) for row in rows[:limit]], next_cursor=next_cursor)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return UserPage(items=[user_to_read(row) for row in rows], next_cursor=next_cursor)
 
 
 def _apply(user: User, tier_code: str | None, role: str | None, disabled: bool | None) -> bool:
@@ -219,9 +218,8 @@ async def list_keys(*, session: AsyncSession, user_id: str | None = None, includ
         query = query.where(ApiKey.user_id == user_id)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
-    rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
-    next_cursor = str(offset + limit) if len(rows) > limit else None
-    return ApiKeyPage(items=[key_to_read(row) for row in rows[:limit]], next_cursor=next_cursor)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return ApiKeyPage(items=[key_to_read(row) for row in rows], next_cursor=next_cursor)
 
 
 async def get_key_or_raise(*, session: AsyncSession, key_id: uuid.UUID) -> ApiKey:

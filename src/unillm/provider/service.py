@@ -16,7 +16,7 @@ from unillm.audit import service as audit_service
 from unillm.audit.schemas import AuditContext
 from unillm.config import Settings
 from unillm.errors import BadRequest, ConfigError, Conflict, NotFound
-from unillm.pagination import parse_offset_cursor
+from unillm.pagination import fetch_offset_page, parse_offset_cursor
 from unillm.provider.crypto import WRONG_KEY_MESSAGE, CredentialCipher, mask
 from unillm.provider.models import LLMProvider
 from unillm.provider.schemas import (
@@ -83,9 +83,8 @@ async def list_(*, session: AsyncSession, limit: int = 100, cursor: str | None =
         query = query.where(LLMProvider.type == type)
     if enabled is not None:
         query = query.where(LLMProvider.enabled == enabled)
-    rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
-    next_cursor = str(offset + limit) if len(rows) > limit else None
-    return ProviderPage(items=[to_read(row) for row in rows[:limit]], next_cursor=next_cursor)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return ProviderPage(items=[to_read(row) for row in rows], next_cursor=next_cursor)
 
 
 async def get_or_raise(*, session: AsyncSession, provider_id: uuid.UUID) -> LLMProvider:

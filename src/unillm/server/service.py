@@ -21,6 +21,7 @@ from unillm.audit.schemas import AuditContext
 from unillm.db.config_version import bump_config_version
 from unillm.db.types import utcnow
 from unillm.errors import BadRequest, Conflict, NotFound, UpstreamError
+from unillm.pagination import fetch_offset_page, parse_offset_cursor
 from unillm.runtime import Runtime
 from unillm.server.adapters import HealthResult, ServerAdapter, adapter_for
 from unillm.server.models import InstalledModel, ModelServer
@@ -141,18 +142,15 @@ async def list_(
     type: str | None = None,
     enabled: bool | None = None,
 ) -> ModelServerPage:
-    if cursor and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 9):
-        raise BadRequest("cursor is not one this API returned", param="cursor")
-    offset = int(cursor) if cursor else 0
+    offset = parse_offset_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(ModelServer).order_by(ModelServer.name, ModelServer.id)
     if type is not None:
         query = query.where(ModelServer.type == type)
     if enabled is not None:
         query = query.where(ModelServer.enabled == enabled)
-    rows = list(await session.scalars(query.offset(offset).limit(limit + 1)))
-    next_cursor = str(offset + limit) if len(rows) > limit else None
-    return ModelServerPage(items=[to_read(s) for s in rows[:limit]], next_cursor=next_cursor)
+    rows, next_cursor = await fetch_offset_page(session, query, offset=offset, limit=limit)
+    return ModelServerPage(items=[to_read(s) for s in rows], next_cursor=next_cursor)
 
 
 async def list_all(*, session: AsyncSession, enabled_only: bool = False) -> list[ModelServer]:
