@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     # Which store holds the daily quota counters; "auto" picks Redis when configured, else the database.
     counter_backend: CounterBackend = "auto"
+    # How many worker processes serve (set by `unillm serve --workers N` for its workers): with one
+    # worker on SQLite, quota counters live in that process's memory (see access/quota/ledger.py).
+    workers: int = Field(default=1, ge=1)
     # When the counter store is unreachable: refuse with 503 (default) or admit and mark the usage row.
     quota_fail_open: bool = False
     # Prefix of every Redis key unillm writes, so several deployments (or test runs) can share a Redis.

@@ -16,6 +16,7 @@ from unillm.access.quota import create_counter, start
 from unillm.access.quota.base import COUNTER_TTL_SECONDS, QuotaCounter
 from unillm.access.quota.database import DatabaseCounter
 from unillm.access.quota.days import quota_day
+from unillm.access.quota.ledger import LedgerCounter
 from unillm.access.quota.memory import MemoryCounter
 from unillm.access.quota.redis import RedisCounter
 from unillm.db.engine import create_engine
@@ -167,5 +168,9 @@ async def test_factory_chooses_by_setting(tmp_path: Path, redis_url: str) -> Non
 async def test_start_hook_registers_the_counter(runtime: Runtime) -> None:
     await start(runtime)
     counter = runtime.components["quota"]
-    assert isinstance(counter, DatabaseCounter) and isinstance(counter, QuotaCounter)
+    # The serving process alone on SQLite counts in memory (test_quota_ledger.py); on a server database
+    # every process shares the counter table.
+    expected = LedgerCounter if runtime.engine.dialect.name == "sqlite" else DatabaseCounter
+    assert isinstance(counter, expected) and isinstance(counter, QuotaCounter)
     assert await counter.reserve(user_id="a", rule_key="r", day=DAY, limit=1) == 0
+    await counter.aclose()

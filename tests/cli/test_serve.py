@@ -109,7 +109,8 @@ async def test_first_start_creates_and_prints_an_admin_key_once(tmp_path: Path) 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("counter", ["database", "redis"])
+# "auto" without Redis: `serve` tells its workers they are two, so neither keeps counts in memory.
+@pytest.mark.parametrize("counter", ["database", "redis", "auto"])
 async def test_two_workers_share_one_daily_quota_exactly(
     database_url: str, tmp_path: Path, counter: str, request: pytest.FixtureRequest
 ) -> None:

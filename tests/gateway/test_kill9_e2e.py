@@ -1,5 +1,7 @@
 """`kill -9` of a serving `unillm serve` under load, then a restart: every 200 the client received
-has exactly one usage row (the journal written before the response is replayed at start)."""
+has exactly one usage row (the journal written before the response is replayed at start), and the
+daily quota counts exactly what the ledger holds (on SQLite the counter lives in the process's memory
+and is persisted through the ledger, so the crash must not lose or double a unit)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from tests.fakes import FakeOpenAI
+from unillm.access.models import QuotaCounter
 from unillm.db.engine import create_engine, create_session_factory
 from unillm.usage.models import UsageLog
 
@@ -68,7 +71,8 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
         "UNILLM_ADMIN_KEY": ADMIN_KEY,
         "UNILLM_SECRET_KEY": Fernet.generate_key().decode(),
         "UNILLM_DATA_DIR": str(tmp_path / "data"),
-        "UNILLM_COUNTER_BACKEND": "database",
+        # "auto": in-memory counters persisted by the ledger on SQLite, the database on PostgreSQL.
+        "UNILLM_COUNTER_BACKEND": "auto",
         "UNILLM_HEALTH_CHECK_INTERVAL_SECONDS": "0",
     }
     env.pop("UNILLM_REDIS_URL", None)
@@ -86,7 +90,7 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
                     )
                 ).is_success
                 user_key = (
-                    await client.post("/api/v1/keys", json={"user_id": "loader", "tier_code": "enterprise"})
+                    await client.post("/api/v1/keys", json={"user_id": "loader", "tier_code": "professional"})
                 ).json()["key"]
 
             stop = asyncio.Event()
@@ -115,6 +119,12 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
 
             process = _serve(env, port, log)
             await _wait_ready(base_url, process, log)
+            async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as client:
+                after_restart = await client.post(
+                    "/v1/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO})
+            assert after_restart.status_code == 200
+            received.append(after_restart.headers["x-request-id"])
+            remaining_after_restart = int(after_restart.headers["x-ratelimit-remaining-requests-day"])
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
@@ -129,8 +139,20 @@ async def test_every_200_has_exactly_one_usage_row_after_kill_9(database_url: st
                     )
                 ).all()
             )
+            successes = (await session.execute(
+                select(func.count()).select_from(UsageLog).where(UsageLog.user_id == "loader",
+                                                                 UsageLog.status == "success"))).scalar_one()
+            counted = (await session.execute(
+                select(func.sum(QuotaCounter.count)).where(QuotaCounter.user_id == "loader"))).scalar_one()
     finally:
         await engine.dispose()
     missing = [request_id for request_id in received if request_id not in rows]
     assert missing == [], f"{len(missing)} of {len(received)} acknowledged requests have no usage row"
     assert all(count == 1 for count in rows.values())
+    # professional: 500 openai/gpt-4o requests a day.
+    if database_url.startswith("sqlite"):
+        assert counted == successes, "the in-memory counter lost or doubled units across kill -9"
+        assert remaining_after_restart == 500 - successes
+    else:  # the database counter also counts the requests that were in flight when the process died
+        assert successes <= counted <= successes + 20
+        assert remaining_after_restart == 500 - counted

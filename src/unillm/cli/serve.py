@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -44,5 +45,8 @@ def serve(
     created_key = ensure_admin_key(settings)
     if created_key:
         console.print(BANNER.format(key=created_key, host=host, port=port), highlight=False, soft_wrap=True)
+    # The workers read their number from the environment (they are fresh processes): one worker alone
+    # on SQLite may keep quota counters in memory; several must share them through the store.
+    os.environ["UNILLM_WORKERS"] = str(workers)
     uvicorn.run("unillm.app:create_app", factory=True, host=host, port=port, workers=workers,
                 loop="uvloop", http="httptools", log_level=settings.log_level, access_log=False)

@@ -13,7 +13,7 @@ from unillm.gateway.request import estimate_tokens
 from unillm.gateway.state import GatewayState, cost_of
 from unillm.gateway.upstream import TokenUsage
 from unillm.runtime import Runtime
-from unillm.usage.records import UsageRecord
+from unillm.usage.records import QuotaUnit, UsageRecord
 
 
 @dataclass(slots=True)
@@ -55,6 +55,11 @@ def record(runtime: Runtime, admission: Admission, target: RouteTarget | None, o
     if tokens.cache_creation_tokens:
         metadata["cache_creation_tokens"] = tokens.cache_creation_tokens
     principal = admission.principal
+    hold = admission.quota
+    quota_unit = None
+    if hold is not None and not hold.released and getattr(runtime.components["quota"],
+                                                            "persists_through_ledger", False):
+        quota_unit = QuotaUnit(rule_key=hold.rule_key, day=hold.day)
     runtime.components["usage"].submit(UsageRecord(
         request_id=admission.request_id,
         timestamp=admission.timestamp,
@@ -79,6 +84,7 @@ def record(runtime: Runtime, admission: Admission, target: RouteTarget | None, o
         status_code=outcome.status_code,
         error_message=outcome.error_message,
         metadata=metadata,
+        quota_unit=quota_unit,
     ))
     metrics = runtime.components.get("metrics")
     if metrics is not None:

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from unillm.usage.pricing import Price
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUnit:
+    """A daily-quota unit the request holds, to be added to `quota_counters` when the row is written
+    (set only when the counter lives in the gateway's memory: see access/quota/ledger.py)."""
+
+    rule_key: str
+    day: date
 
 
 @dataclass(slots=True)
@@ -42,6 +51,7 @@ class UsageRecord:
     status_code: int | None = None
     error_message: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    quota_unit: QuotaUnit | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The values of one `llm_usage_logs` INSERT (column keys, with the price frozen in)."""
@@ -76,6 +86,8 @@ class UsageRecord:
             "c": _str(self.cost_usd), "l": self.latency_ms, "f": self.time_to_first_token_ms,
             "st": self.status, "sc": self.status_code, "em": self.error_message, "md": self.metadata,
         }
+        if self.quota_unit is not None:
+            body["q"] = [self.quota_unit.rule_key, self.quota_unit.day.isoformat()]
         return orjson.dumps(body) + b"\n"
 
     @classmethod
@@ -83,6 +95,7 @@ class UsageRecord:
         """Parse a journal line; raises ValueError (orjson.JSONDecodeError) or KeyError on a bad line."""
         body = orjson.loads(line)
         raw_price = body["pr"]
+        raw_unit = body.get("q")
         price = None if raw_price is None else Price(
             input_per_1k=Decimal(raw_price[0]), output_per_1k=Decimal(raw_price[1]),
             cached_input_per_1k=None if raw_price[2] is None else Decimal(raw_price[2]))
@@ -95,6 +108,8 @@ class UsageRecord:
             cost_usd=None if body["c"] is None else Decimal(body["c"]), latency_ms=body["l"],
             time_to_first_token_ms=body["f"], status=body["st"], status_code=body["sc"],
             error_message=body["em"], metadata=body["md"] or {},
+            quota_unit=None if raw_unit is None else QuotaUnit(rule_key=raw_unit[0],
+                                                               day=date.fromisoformat(raw_unit[1])),
         )
 
 

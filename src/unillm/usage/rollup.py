@@ -20,7 +20,9 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from unillm.access.models import QuotaCounter
 from unillm.access.quota.days import quota_day
+from unillm.db.types import utcnow
 from unillm.usage.models import DailyCostSummary, DailyUsageSegment, UsageLog
 from unillm.usage.records import UsageRecord
 
@@ -119,4 +121,28 @@ async def write_batch(*, session: AsyncSession, records: Sequence[UsageRecord], 
     await _add_to(session, summary, SUMMARY_KEY, aggregate(new, tz))
     segments: Table = DailyUsageSegment.__table__  # type: ignore[assignment]
     await _add_to(session, segments, SEGMENT_KEY, aggregate(new, tz, segment_key))
+    await _add_quota_units(session, new)
     return len(inserted)
+
+
+async def _add_quota_units(session: AsyncSession, new: Sequence[UsageRecord]) -> None:
+    """Persist the quota units of newly inserted rows (counters kept in memory by the gateway): in the
+    ledger's transaction, so a unit is counted exactly when its row exists."""
+    units: dict[tuple[str, str, date], int] = {}
+    for record in new:
+        if record.quota_unit is not None and record.user_id is not None:
+            key = (record.user_id, record.quota_unit.rule_key, record.quota_unit.day)
+            units[key] = units.get(key, 0) + 1
+    if not units:
+        return
+    counters: Table = QuotaCounter.__table__  # type: ignore[assignment]
+    upsert = _insert(session, counters)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["user_id", "rule_key", "day"],
+        set_={"count": counters.c.count + upsert.excluded.count, "updated_at": upsert.excluded.updated_at},
+    )
+    now = utcnow()
+    await session.execute(upsert, [
+        {"user_id": user_id, "rule_key": rule_key, "day": day, "count": count, "updated_at": now}
+        for (user_id, rule_key, day), count in units.items()
+    ])

@@ -34,6 +34,7 @@ JOURNAL_DIR = "usage-journal"
 class _Item:
     record: UsageRecord
     segment_id: int | None
+    replayed: bool = False
 
 
 class UsageWriter:
@@ -57,6 +58,7 @@ class UsageWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.failures = 0  # consecutive failed batches (for health reporting and tests)
+        self._replayed_pending = 0
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, **options: float | int) -> UsageWriter:
@@ -68,6 +70,12 @@ class UsageWriter:
     def pending(self) -> int:
         """Records accepted but not yet committed."""
         return len(self._queue)
+
+    @property
+    def replaying(self) -> bool:
+        """True while records replayed from a dead process's journal are not yet committed (quota
+        counters kept in memory wait for them: see access/quota/ledger.py)."""
+        return self._replayed_pending > 0
 
     def submit(self, record: UsageRecord) -> None:
         """Accept one record: journal it, queue it. Never blocks and never raises for database faults."""
@@ -88,9 +96,11 @@ class UsageWriter:
             return 0
         count = 0
         for record, segment_id in self._journal.replay():
-            self._queue.append(_Item(record, segment_id))
+            self._queue.append(_Item(record, segment_id, replayed=True))
             count += 1
+        self._replayed_pending += count
         if count:
+            self._wake.set()  # write them at once: in-memory quota counters wait for them
             logger.info("usage journal: replaying %d record(s) left by an earlier process", count)
         return count
 
@@ -164,8 +174,9 @@ class UsageWriter:
             async with self._sessions.begin() as session:
                 await write_batch(session=session, records=[item.record for item in items], tz=self._tz)
             # Committed: only now leave the queue and release the journal lines.
-            for _ in items:
+            for item in items:
                 self._queue.popleft()
+                self._replayed_pending -= item.replayed
             if self._journal is not None:
                 for item in items:
                     if item.segment_id is not None:

@@ -26,6 +26,14 @@ from unillm.db.types import utcnow
 from unillm.errors import CounterStoreUnavailable
 
 
+def database_unavailable(engine: AsyncEngine, exc: BaseException) -> CounterStoreUnavailable:
+    """The error for a database counter fault: names the database (never its password) and the cause."""
+    original = getattr(exc, "orig", None) or exc
+    reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return CounterStoreUnavailable(
+        f"the quota counter store (database {describe_url(engine.url)}) is unavailable: {reason}")
+
+
 class DatabaseCounter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -34,11 +42,7 @@ class DatabaseCounter:
         self._reserve = self._reserve_statement()
 
     def _unavailable(self, exc: BaseException) -> CounterStoreUnavailable:
-        original = getattr(exc, "orig", None) or exc
-        reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
-        return CounterStoreUnavailable(
-            f"the quota counter store (database {describe_url(self._engine.url)}) is unavailable: "
-            f"{reason}")
+        return database_unavailable(self._engine, exc)
 
     @staticmethod
     def _key(user_id: str, rule_key: str, day: date) -> Any:
