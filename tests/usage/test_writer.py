@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,10 +15,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests import backends
+from tests.conftest import make_settings
 from tests.usage.conftest import TINY, make_record
 from unillm.db.engine import create_engine, create_session_factory
 from unillm.runtime import Runtime
 from unillm.usage.models import DailyCostSummary, UsageLog
+from unillm.usage.sqlite_sink import SqliteBatchSink
 from unillm.usage.writer import UsageWriter
 
 
@@ -145,3 +150,40 @@ async def test_a_failing_journal_still_keeps_the_record(runtime: Runtime, tmp_pa
         await writer.aclose()
     rows, rolled, *_ = await _counts(runtime)
     assert (rows, rolled) == (1, 1)
+
+
+async def test_sqlite_batches_run_on_their_own_thread_and_wait_out_an_unreadable_file(
+        templates: backends.Templates, tmp_path: Path) -> None:
+    """SQLite's batches go through `SqliteBatchSink` (one thread, one plain connection): they too are
+    held while the file cannot be opened, and written, exactly once, when it can."""
+    ready = tmp_path / "ready.db"
+    templates.sqlite_copy(ready)
+    target = tmp_path / "unillm.db"
+    target.mkdir()  # a directory where the database file should be: sqlite3 cannot open it
+    engine = create_engine(f"sqlite:///{target}")
+    sink = SqliteBatchSink(engine)
+    writer = UsageWriter(sessions=create_session_factory(engine), tz=ZoneInfo("UTC"),
+                         journal_dir=tmp_path / "journal", interval=0.01, max_backoff=0.02, sqlite_sink=sink)
+    try:
+        writer.start_task()
+        records = [make_record() for _ in range(30)]
+        for record in records:
+            writer.submit(record)
+        while writer.failures < 2:
+            await asyncio.sleep(0.01)
+        assert writer.pending == 30
+        target.rmdir()
+        shutil.copyfile(ready, target)
+        for record in records[:5]:  # resubmitted ids are still counted once
+            writer.submit(record)
+        await writer.aclose()
+    finally:
+        await engine.dispose()
+    runtime = Runtime.create(make_settings(f"sqlite:///{target}", tmp_path / "data"))
+    try:
+        rows, rolled, log_cost, sum_cost, *_ = await _counts(runtime)
+    finally:
+        await runtime.close()
+    assert (rows, rolled) == (30, 30)
+    assert log_cost == sum_cost == sum(record.cost_usd or 0 for record in records)
+    assert list((tmp_path / "journal").glob("*.jsonl")) == []

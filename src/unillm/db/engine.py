@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -63,11 +64,24 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
+        # Many-row INSERTs without RETURNING become multi-row VALUES statements: one sqlite3 step
+        # each, not one per row (each step is a GIL hand-off between the driver's thread and the loop).
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def create_sync_sqlite_engine(engine: AsyncEngine) -> Engine:
+    """A blocking engine on the same SQLite file, for work that runs whole on one thread (the usage
+    writer's batches): one connection, the same pragmas, multi-row INSERTs."""
+    sync = sa_create_engine(engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0,
+                            connect_args={"check_same_thread": False})
+    event.listen(sync, "connect", _enable_sqlite_pragmas)
+    sync.dialect.use_insertmanyvalues_wo_returning = True
+    return sync
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from unillm.access.models import QuotaCounter
 from unillm.access.quota.days import quota_day
@@ -47,7 +48,11 @@ class _Totals:
     errors: int = 0
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
+_LOGS: Table = UsageLog.__table__  # type: ignore[assignment]
+_EXISTING_IDS = select(_LOGS.c.request_id).where(_LOGS.c.request_id.in_(bindparam("ids", expanding=True)))
+
+
+def _insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
@@ -81,7 +86,7 @@ def aggregate(records: Sequence[UsageRecord], tz: ZoneInfo,
     return groups
 
 
-async def _add_to(session: AsyncSession, table: Table, key_names: Sequence[str],
+def _add_to(session: Session, table: Table, key_names: Sequence[str],
                   groups: dict[Any, _Totals]) -> None:
     """One fixed upsert statement, executed with one parameter set per group."""
     upsert = _insert(session, table)
@@ -89,7 +94,7 @@ async def _add_to(session: AsyncSession, table: Table, key_names: Sequence[str],
         index_elements=list(key_names),
         set_={name: table.c[name] + upsert.excluded[name] for name in MEASURES},
     )
-    await session.execute(upsert, [
+    session.execute(upsert, [
         {**dict(zip(key_names, key, strict=True)),
          "total_cost_usd": totals.cost_usd, "total_requests": totals.requests,
          "total_tokens": totals.tokens, "unpriced_requests": totals.unpriced,
@@ -99,33 +104,65 @@ async def _add_to(session: AsyncSession, table: Table, key_names: Sequence[str],
     ])
 
 
+def _insert_new_returning(session: Session, logs: Table, unique: dict[str, UsageRecord]) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids the statement actually inserted.
+
+    One fixed statement executed with a list of parameter sets: SQLAlchemy compiles it once and
+    batches the rows itself ("insertmanyvalues"). A `.values([...])` statement would be compiled anew
+    for every batch, which cost a quarter of the gateway's CPU under load."""
+    statement = (_insert(session, logs).on_conflict_do_nothing(index_elements=["request_id"])
+                 .returning(logs.c.request_id))
+    result = session.execute(statement, [r.to_row() for r in unique.values()])
+    return set(result.scalars())
+
+
+def _insert_new_on_sqlite(session: Session, logs: Table, unique: dict[str, UsageRecord]) -> set[str]:
+    """Look up which ids exist, then a plain INSERT of the others.
+
+    Why not RETURNING on SQLite: the batch runs on a thread (usage/sqlite_sink.py), and every
+    returned row is one `sqlite3_step` that gives up the GIL and must win it back from the busy event
+    loop; a 500-row batch took half a second under load. This way a batch is a few statements.
+    Exactly-once still holds: the INSERT has no ON CONFLICT clause, so a row that appeared after the
+    look-up fails the whole batch (retried later, when the look-up sees it) instead of being counted
+    twice."""
+    existing = set(session.execute(_EXISTING_IDS, {"ids": list(unique)}).scalars())
+    new = [request_id for request_id in unique if request_id not in existing]
+    if new:
+        session.execute(logs.insert(), [unique[request_id].to_row() for request_id in new])
+    return set(new)
+
+
 async def write_batch(*, session: AsyncSession, records: Sequence[UsageRecord], tz: ZoneInfo) -> int:
-    """Insert the records that are new and add them to both roll-ups; returns how many were new."""
+    """`write_batch_sync` in an async session's transaction."""
+    return await session.run_sync(lambda sync_session: write_batch_sync(sync_session, records=records, tz=tz))
+
+
+def write_batch_sync(session: Session, *, records: Sequence[UsageRecord], tz: ZoneInfo) -> int:
+    """Insert the records that are new and add them to both roll-ups; returns how many were new.
+
+    Synchronous so that one batch can run whole on a thread with a plain SQLite connection; async
+    callers go through `write_batch`."""
     unique: dict[str, UsageRecord] = {}
     for record in records:
         unique.setdefault(record.request_id, record)
     if not unique:
         return 0
-    # One fixed statement executed with a list of parameter sets: SQLAlchemy compiles it once and
-    # batches the rows itself ("insertmanyvalues"). A `.values([...])` statement would be compiled
-    # anew for every batch, which cost a quarter of the gateway's CPU under load.
-    logs: Table = UsageLog.__table__  # type: ignore[assignment]
-    statement = (_insert(session, logs).on_conflict_do_nothing(index_elements=["request_id"])
-                 .returning(logs.c.request_id))
-    result = await session.execute(statement, [r.to_row() for r in unique.values()])
-    inserted = set(result.scalars())
+    if session.get_bind().dialect.name == "sqlite":
+        inserted = _insert_new_on_sqlite(session, _LOGS, unique)
+    else:
+        inserted = _insert_new_returning(session, _LOGS, unique)
     if not inserted:
         return 0
     new = [unique[request_id] for request_id in inserted]
     summary: Table = DailyCostSummary.__table__  # type: ignore[assignment]
-    await _add_to(session, summary, SUMMARY_KEY, aggregate(new, tz))
+    _add_to(session, summary, SUMMARY_KEY, aggregate(new, tz))
     segments: Table = DailyUsageSegment.__table__  # type: ignore[assignment]
-    await _add_to(session, segments, SEGMENT_KEY, aggregate(new, tz, segment_key))
-    await _add_quota_units(session, new)
+    _add_to(session, segments, SEGMENT_KEY, aggregate(new, tz, segment_key))
+    _add_quota_units(session, new)
     return len(inserted)
 
 
-async def _add_quota_units(session: AsyncSession, new: Sequence[UsageRecord]) -> None:
+def _add_quota_units(session: Session, new: Sequence[UsageRecord]) -> None:
     """Persist the quota units of newly inserted rows (counters kept in memory by the gateway): in the
     ledger's transaction, so a unit is counted exactly when its row exists."""
     units: dict[tuple[str, str, date], int] = {}
@@ -142,7 +179,7 @@ async def _add_quota_units(session: AsyncSession, new: Sequence[UsageRecord]) ->
         set_={"count": counters.c.count + upsert.excluded.count, "updated_at": upsert.excluded.updated_at},
     )
     now = utcnow()
-    await session.execute(upsert, [
+    session.execute(upsert, [
         {"user_id": user_id, "rule_key": rule_key, "day": day, "count": count, "updated_at": now}
         for (user_id, rule_key, day), count in units.items()
     ])

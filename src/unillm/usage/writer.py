@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from unillm.db.engine import is_sqlite
 from unillm.runtime import Runtime
 from unillm.usage.journal import Journal
 from unillm.usage.records import UsageRecord
 from unillm.usage.rollup import write_batch
+from unillm.usage.sqlite_sink import SqliteBatchSink
 
 logger = logging.getLogger("unillm.usage.writer")
 
@@ -42,8 +44,11 @@ class UsageWriter:
 
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], tz: ZoneInfo,
                  journal_dir: Path | None, batch_size: int = 500, interval: float = 0.2,
-                 max_backoff: float = 5.0, fsync_interval: float = 1.0) -> None:
+                 max_backoff: float = 5.0, fsync_interval: float = 1.0,
+                 sqlite_sink: SqliteBatchSink | None = None) -> None:
         self._sessions = sessions
+        # On SQLite, batches go through their own thread and connection (see sqlite_sink.py).
+        self._sqlite_sink = sqlite_sink
         self._tz = tz
         self._journal = Journal.open(journal_dir) if journal_dir is not None else None
         self._queue: deque[_Item] = deque()
@@ -63,8 +68,10 @@ class UsageWriter:
     @classmethod
     def from_runtime(cls, runtime: Runtime, **options: float | int) -> UsageWriter:
         settings = runtime.settings
+        sink = SqliteBatchSink(runtime.engine) if is_sqlite(runtime.engine) else None
         return cls(sessions=runtime.sessions, tz=ZoneInfo(settings.quota_timezone),
-                   journal_dir=Path(settings.data_dir) / JOURNAL_DIR, **options)  # type: ignore[arg-type]
+                   journal_dir=Path(settings.data_dir) / JOURNAL_DIR, sqlite_sink=sink,
+                   **options)  # type: ignore[arg-type]
 
     @property
     def pending(self) -> int:
@@ -132,6 +139,8 @@ class UsageWriter:
             if not self._queue:
                 self._journal.rotate_if_idle()
             self._journal.close()
+        if self._sqlite_sink is not None:
+            self._sqlite_sink.close()
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -171,8 +180,12 @@ class UsageWriter:
             if not self._queue:
                 return
             items = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
-            async with self._sessions.begin() as session:
-                await write_batch(session=session, records=[item.record for item in items], tz=self._tz)
+            records = [item.record for item in items]
+            if self._sqlite_sink is not None:
+                await self._sqlite_sink.write(records, self._tz)
+            else:
+                async with self._sessions.begin() as session:
+                    await write_batch(session=session, records=records, tz=self._tz)
             # Committed: only now leave the queue and release the journal lines.
             for item in items:
                 self._queue.popleft()
