@@ -380,13 +380,22 @@ def run_benchmark(bench: Bench, args: argparse.Namespace, wrk: str | None) -> di
     return {"summary": summary, "runs": runs, "unavailable": unavailable}
 
 
-def run_soak(bench: Bench, seconds: float, wrk: str | None) -> dict[str, Any]:
-    """unillm (SQLite), non-streaming, c=50 for `seconds`; RSS every 10 s; growth from t=10 s to the end."""
+SOAK_TARGETS = ("unillm-sqlite", "unillm-pg")
+
+
+def run_soaks(bench: Bench, seconds: float, names: list[str], wrk: str | None) -> dict[str, Any]:
+    """Each unillm target of `names` in turn (both by default), alone on the machine."""
+    chosen = [name for name in names if name in SOAK_TARGETS] or list(SOAK_TARGETS)
     bench.start_mock()
-    target = bench.start_unillm("unillm-sqlite", postgres=False)
+    return {name: run_soak(bench, name, seconds, wrk) for name in chosen}
+
+
+def run_soak(bench: Bench, name: str, seconds: float, wrk: str | None) -> dict[str, Any]:
+    """One unillm target, non-streaming, c=50 for `seconds`; RSS every 10 s; growth from t=10 s to the end."""
+    target = bench.start_unillm(name, postgres=name == "unillm-pg")
     smoke_test(target)
     measure(bench, target, "json", 8, 2, wrk)
-    print(f"soak: unillm-sqlite, json, c=50 for {seconds:g} s; RSS every 10 s", flush=True)
+    print(f"\nsoak: {name}, json, c=50 for {seconds:g} s; RSS every 10 s", flush=True)
     cpu_before = loadgen.cpu_seconds(target.pid)
     body = request_body(target.model, False)
     bench.load = loadgen.start_load(
@@ -405,7 +414,7 @@ def run_soak(bench: Bench, seconds: float, wrk: str | None) -> dict[str, Any]:
     bench.load = None
     cpu_ms = (loadgen.cpu_seconds(target.pid) - cpu_before) * 1000 / max(1, result.requests)
     print(
-        f"\nsoak: {result.rps:,.1f} req/s, p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, "
+        f"\nsoak {name}: {result.rps:,.1f} req/s, p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, "
         f"errors {result.errors}, CPU {cpu_ms:.3f} ms/req"
     )
     growth = None
@@ -419,6 +428,7 @@ def run_soak(bench: Bench, seconds: float, wrk: str | None) -> dict[str, Any]:
         )
     else:
         print("RSS: fewer than two samples; run the soak for at least 20 s")
+    bench.stop(name)
     return {
         "soak": result.as_dict(),
         "cpu_ms_per_req": cpu_ms,
@@ -435,7 +445,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, help="rounds per cell (default 3; --quick 1)")
     parser.add_argument("--duration", type=float, help="seconds per cell and round (default 15; --quick 3)")
-    parser.add_argument("--soak", type=float, metavar="SECONDS", help="unillm (SQLite) at c=50; RSS growth")
+    parser.add_argument(
+        "--soak", type=float, metavar="SECONDS",
+        help="each unillm target of --only (default: both) at c=50 for SECONDS; RSS growth",
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     args = parser.parse_args(argv)
     args.only = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -461,7 +474,10 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        results = run_soak(bench, args.soak, wrk) if args.soak else run_benchmark(bench, args, wrk)
+        if args.soak:
+            results = run_soaks(bench, args.soak, args.only, wrk)
+        else:
+            results = run_benchmark(bench, args, wrk)
         results["settings"] = {
             "rounds": args.rounds, "duration_s": args.duration, "soak": args.soak, "loadgen": wrk or "python",
             "cpus": os.cpu_count(),

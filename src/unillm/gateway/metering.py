@@ -57,8 +57,7 @@ def record(runtime: Runtime, admission: Admission, target: RouteTarget | None, o
     principal = admission.principal
     hold = admission.quota
     quota_unit = None
-    if hold is not None and not hold.released and getattr(runtime.components["quota"],
-                                                            "persists_through_ledger", False):
+    if hold is not None and not hold.released and runtime.components["quota"].persists_through_ledger:
         quota_unit = QuotaUnit(rule_key=hold.rule_key, day=hold.day)
     runtime.components["usage"].submit(UsageRecord(
         request_id=admission.request_id,

@@ -16,6 +16,10 @@ COUNTER_TTL_SECONDS = 2 * 24 * 3600
 
 @runtime_checkable
 class QuotaCounter(Protocol):
+    # True when the count lives in this process and each usage row carries its unit to the table
+    # (access/quota/ledger.py); the stores that write on every reserve say False.
+    persists_through_ledger: bool
+
     async def reserve(self, *, user_id: str, rule_key: str, day: date, limit: int) -> int | None:
         """If used < limit: count one more and return what remains (limit - used); else None, unchanged."""
         ...

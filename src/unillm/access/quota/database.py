@@ -35,6 +35,8 @@ def database_unavailable(engine: AsyncEngine, exc: BaseException) -> CounterStor
 
 
 class DatabaseCounter:
+    persists_through_ledger = False
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

@@ -12,6 +12,8 @@ KEEP_DAYS = 2
 
 
 class MemoryCounter:
+    persists_through_ledger = False
+
     def __init__(self) -> None:
         self._counts: dict[tuple[date, str, str], int] = {}
         self._newest_day: date | None = None
