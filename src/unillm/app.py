@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from unillm import __version__
 from unillm.config import Settings, get_settings
@@ -21,6 +23,9 @@ from unillm.errors import QuotaExceeded, UnillmError, UpstreamError
 from unillm.middleware import AdminChangeRefreshMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from unillm.runtime import Runtime
 from unillm.service_routes import router as service_router
+
+if TYPE_CHECKING:
+    from unillm.gateway.fast_path import GatewayFastPath
 
 logger = logging.getLogger("unillm")
 
@@ -123,6 +128,20 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
                            error_type="api_error", code="internal_error")
 
 
+class UnillmApp(FastAPI):
+    """FastAPI, with the gateway's POST routes served first, before the framework's own layers
+    (gateway/fast_path.py says why)."""
+
+    gateway_fast_path: GatewayFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.gateway_fast_path is not None and self.gateway_fast_path.handles(scope):
+            scope["app"] = self
+            await self.gateway_fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -137,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    app = UnillmApp(
         title="unillm",
         version=__version__,
         description="Unified LLM Management: providers, model servers, access control, usage, audit, "
@@ -154,7 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from unillm.gateway.fast_path import GatewayFastPath
 
-    app.add_middleware(GatewayFastPath, render_error=_handle_unillm_error)
+    app.gateway_fast_path = GatewayFastPath(render_error=_handle_unillm_error,
+                                            render_unexpected=_handle_unexpected,
+                                            max_body_bytes=settings.max_request_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.add_middleware(AdminChangeRefreshMiddleware)
     app.add_middleware(RequestIdMiddleware)

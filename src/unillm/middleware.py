@@ -8,7 +8,7 @@ cancellation of streams, so the hot path avoids it).
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 import orjson
@@ -30,6 +30,24 @@ def request_id_of(scope: Scope) -> str:
     return str(state["request_id"])
 
 
+def assign_request_id(scope: Scope) -> bytes:
+    """Take the client's `x-request-id` when well-formed, else a new random one; keep it in the scope's
+    state (`request_id_of`) and return it for the response header."""
+    supplied = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER), b"")
+    request_id = supplied.decode() if _valid_request_id(supplied) else os.urandom(16).hex()
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id.encode()
+
+
+def with_request_id(message: Message, encoded: bytes) -> Message:
+    """A response start message carrying `x-request-id` (replacing one the app may have set)."""
+    if message["type"] == "http.response.start":
+        headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
+        headers.append((REQUEST_ID_HEADER, encoded))
+        message["headers"] = headers
+    return message
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,23 +56,55 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER), b"")
-        request_id = supplied.decode() if _valid_request_id(supplied) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        encoded = request_id.encode()
+        encoded = assign_request_id(scope)
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
-                headers.append((REQUEST_ID_HEADER, encoded))
-                message["headers"] = headers
-            await send(message)
+            await send(with_request_id(message, encoded))
 
         await self.app(scope, receive, send_with_id)
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+def declared_body_too_large(scope: Scope, max_body_bytes: int) -> bool:
+    """Content-Length over the limit (or not a number): refuse before reading a byte."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return not value.isdigit() or int(value) > max_body_bytes
+    return False
+
+
+def counting(receive: Receive, max_body_bytes: int) -> Receive:
+    """`receive` that raises BodyTooLarge as soon as a (chunked) body passes the limit."""
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_body_bytes:
+                raise BodyTooLarge
+        return message
+
+    return counting_receive
+
+
+async def reject_too_large(scope: Scope, send: Send, max_body_bytes: int) -> None:
+    """413 in the shape of the path: the OpenAI envelope under /v1/, `{"detail"}` elsewhere."""
+    message = f"request body is larger than the limit of {max_body_bytes} bytes"
+    if scope["path"].startswith("/v1/"):
+        body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                       "param": None, "code": "request_too_large"}})
+    else:
+        body = orjson.dumps({"detail": message})
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -66,23 +116,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                if not value.isdigit() or int(value) > self.max_body_bytes:
-                    await self._reject(scope, send)
-                    return
-                break
-        received = 0
+        if declared_body_too_large(scope, self.max_body_bytes):
+            await reject_too_large(scope, send, self.max_body_bytes)
+            return
         response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
@@ -91,23 +128,10 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting(receive, self.max_body_bytes), tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await self._reject(scope, send)
-
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        message = f"request body is larger than the limit of {self.max_body_bytes} bytes"
-        if scope["path"].startswith("/v1/"):
-            body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error",
-                                           "param": None, "code": "request_too_large"}})
-        else:
-            body = orjson.dumps({"detail": message})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+                await reject_too_large(scope, send, self.max_body_bytes)
 
 
 _MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
