@@ -10,7 +10,9 @@ service to a private interface or filter the path at the proxy if the model name
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,6 +22,17 @@ from unillm.runtime import Runtime
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(slots=True)
+class _RequestSeries:
+    requests: Any
+    latency: Any
+    ttft: Any
+    prompt_tokens: Any
+    completion_tokens: Any
+    cached_tokens: Any
+    cost: Any
 
 
 class Metrics:
@@ -42,21 +55,39 @@ class Metrics:
                                         ("tier",), registry=r)
         self.upstream_errors = Counter("unillm_upstream_errors", "Upstream failures by error code.",
                                        ("provider", "model", "code"), registry=r)
+        self._series: dict[tuple[str, str, str], _RequestSeries] = {}
 
     def observe_request(self, provider: str, model: str, status: str, latency_s: float,
                         ttft_s: float | None, prompt_tokens: int, completion_tokens: int,
                         cached_tokens: int, cost_usd: Decimal | None) -> None:
-        provider, model = provider or "unknown", model or "unknown"
-        self.requests.labels(provider, model, status).inc()
-        self.latency.labels(provider, model).observe(max(latency_s, 0.0))
+        series = self._series_of(provider or "unknown", model or "unknown", status)
+        series.requests.inc()
+        series.latency.observe(max(latency_s, 0.0))
         if ttft_s is not None:
-            self.ttft.labels(provider, model).observe(max(ttft_s, 0.0))
-        for kind, count in (("prompt", prompt_tokens), ("completion", completion_tokens),
-                            ("cached", cached_tokens)):
-            if count > 0:
-                self.tokens.labels(provider, model, kind).inc(count)
+            series.ttft.observe(max(ttft_s, 0.0))
+        if prompt_tokens > 0:
+            series.prompt_tokens.inc(prompt_tokens)
+        if completion_tokens > 0:
+            series.completion_tokens.inc(completion_tokens)
+        if cached_tokens > 0:
+            series.cached_tokens.inc(cached_tokens)
         if cost_usd is not None and cost_usd > 0:
-            self.cost.labels(provider, model).inc(float(cost_usd))
+            series.cost.inc(float(cost_usd))
+
+    def _series_of(self, provider: str, model: str, status: str) -> _RequestSeries:
+        """The labelled children of one (provider, model, status), looked up once: `labels()` checks
+        and hashes its arguments under a lock on every call, seven times a request."""
+        key = (provider, model, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _RequestSeries(
+                requests=self.requests.labels(provider, model, status),
+                latency=self.latency.labels(provider, model), ttft=self.ttft.labels(provider, model),
+                prompt_tokens=self.tokens.labels(provider, model, "prompt"),
+                completion_tokens=self.tokens.labels(provider, model, "completion"),
+                cached_tokens=self.tokens.labels(provider, model, "cached"),
+                cost=self.cost.labels(provider, model))
+        return series
 
     def quota_rejected(self, tier: str) -> None:
         self.quota_rejections.labels(tier or "unknown").inc()
