@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from unillm.db.engine import is_sqlite
+from unillm.db.engine import create_engine, create_session_factory, is_sqlite
 from unillm.runtime import Runtime
 from unillm.usage.journal import Journal
 from unillm.usage.records import UsageRecord
@@ -30,6 +30,7 @@ from unillm.usage.sqlite_sink import SqliteBatchSink
 logger = logging.getLogger("unillm.usage.writer")
 
 JOURNAL_DIR = "usage-journal"
+WRITER_STATEMENT_CACHE = 8
 
 
 @dataclass(slots=True)
@@ -64,14 +65,25 @@ class UsageWriter:
         self._closing = False
         self.failures = 0  # consecutive failed batches (for health reporting and tests)
         self._replayed_pending = 0
+        self._own_engine: AsyncEngine | None = None  # disposed on close (from_runtime on PostgreSQL)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, **options: float | int) -> UsageWriter:
         settings = runtime.settings
-        sink = SqliteBatchSink(runtime.engine) if is_sqlite(runtime.engine) else None
-        return cls(sessions=runtime.sessions, tz=ZoneInfo(settings.quota_timezone),
-                   journal_dir=Path(settings.data_dir) / JOURNAL_DIR, sqlite_sink=sink,
-                   **options)  # type: ignore[arg-type]
+        if is_sqlite(runtime.engine):
+            writer = cls(sessions=runtime.sessions, tz=ZoneInfo(settings.quota_timezone),
+                         journal_dir=Path(settings.data_dir) / JOURNAL_DIR,
+                         sqlite_sink=SqliteBatchSink(runtime.engine), **options)  # type: ignore[arg-type]
+            return writer
+        # Its own connection on PostgreSQL, with a small prepared-statement cache: the batch INSERT is
+        # new SQL for every batch size, and in the shared pool's caches (100 statements on each of its
+        # connections) those filled up to +55 % RSS over a 10-minute soak.
+        engine = create_engine(settings.database_url, pool_size=1, max_overflow=0,
+                               connect_args={"prepared_statement_cache_size": WRITER_STATEMENT_CACHE})
+        writer = cls(sessions=create_session_factory(engine), tz=ZoneInfo(settings.quota_timezone),
+                     journal_dir=Path(settings.data_dir) / JOURNAL_DIR, **options)  # type: ignore[arg-type]
+        writer._own_engine = engine
+        return writer
 
     @property
     def pending(self) -> int:
@@ -141,6 +153,8 @@ class UsageWriter:
             self._journal.close()
         if self._sqlite_sink is not None:
             self._sqlite_sink.close()
+        if self._own_engine is not None:
+            await self._own_engine.dispose()
 
     async def _run(self) -> None:
         backoff = self._interval
