@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from unillm.access.models import QuotaCounter
 from unillm.access.quota.days import quota_day
 from unillm.db.types import utcnow
+from unillm.usage import sqlite_rows
 from unillm.usage.models import DailyCostSummary, DailyUsageSegment, UsageLog
 from unillm.usage.records import UsageRecord
 
@@ -50,7 +51,6 @@ class _Totals:
 
 
 _LOGS: Table = UsageLog.__table__  # type: ignore[assignment]
-_EXISTING_IDS = select(_LOGS.c.request_id).where(_LOGS.c.request_id.in_(bindparam("ids", expanding=True)))
 
 
 def _insert_for(dialect: str, table: Table) -> Any:
@@ -129,20 +129,14 @@ def _insert_new_returning(session: Session, logs: Table, unique: dict[str, Usage
     return set(result.scalars())
 
 
-def _insert_new_on_sqlite(session: Session, logs: Table, unique: dict[str, UsageRecord]) -> set[str]:
-    """Look up which ids exist, then a plain INSERT of the others.
+def _insert_new_on_sqlite(session: Session, unique: dict[str, UsageRecord]) -> set[str]:
+    """Look up which ids exist, then one plain multi-row INSERT of the others (usage/sqlite_rows.py).
 
     Why not RETURNING on SQLite: the batch runs on a thread (usage/sqlite_sink.py), and every
     returned row is one `sqlite3_step` that gives up the GIL and must win it back from the busy event
-    loop; a 500-row batch took half a second under load. This way a batch is a few statements.
-    Exactly-once still holds: the INSERT has no ON CONFLICT clause, so a row that appeared after the
-    look-up fails the whole batch (retried later, when the look-up sees it) instead of being counted
-    twice."""
-    existing = set(session.execute(_EXISTING_IDS, {"ids": list(unique)}).scalars())
-    new = [request_id for request_id in unique if request_id not in existing]
-    if new:
-        session.execute(logs.insert(), [unique[request_id].to_row() for request_id in new])
-    return set(new)
+    loop; a 500-row batch took half a second under load. This way a batch is a few statements."""
+    connection = session.connection().connection.dbapi_connection
+    return set(sqlite_rows.insert_new(connection, session.get_bind().dialect, unique))
 
 
 async def write_batch(*, session: AsyncSession, records: Sequence[UsageRecord], tz: ZoneInfo) -> int:
@@ -161,7 +155,7 @@ def write_batch_sync(session: Session, *, records: Sequence[UsageRecord], tz: Zo
     if not unique:
         return 0
     if session.get_bind().dialect.name == "sqlite":
-        inserted = _insert_new_on_sqlite(session, _LOGS, unique)
+        inserted = _insert_new_on_sqlite(session, unique)
     else:
         inserted = _insert_new_returning(session, _LOGS, unique)
     if not inserted:
