@@ -35,6 +35,7 @@ def serve(
 
     from unillm.cli.bootstrap import check_worker_settings, ensure_admin_key
     from unillm.cli.db import upgrade_and_seed
+    from unillm.http_protocol import CoalescingHttpToolsProtocol
 
     settings = load_settings()
     host = host or settings.host
@@ -49,4 +50,4 @@ def serve(
     # on SQLite may keep quota counters in memory; several must share them through the store.
     os.environ["UNILLM_WORKERS"] = str(workers)
     uvicorn.run("unillm.app:create_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level=settings.log_level, access_log=False)
+                loop="uvloop", http=CoalescingHttpToolsProtocol, log_level=settings.log_level, access_log=False)
