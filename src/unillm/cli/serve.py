@@ -50,4 +50,5 @@ def serve(
     # on SQLite may keep quota counters in memory; several must share them through the store.
     os.environ["UNILLM_WORKERS"] = str(workers)
     uvicorn.run("unillm.app:create_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http=CoalescingHttpToolsProtocol, log_level=settings.log_level, access_log=False)
+                loop="uvloop", http=CoalescingHttpToolsProtocol, log_level=settings.log_level,
+                access_log=False)

@@ -16,11 +16,10 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import aiohttp
-
 from unillm.db.config_version import read_config_version
 from unillm.deployment.routing import RouteTarget, RoutingTable, TargetPicker, load_routing_table
 from unillm.gateway.upstream import UpstreamTarget
+from unillm.gateway.upstream.h1 import UpstreamHttp
 from unillm.provider.service import ProviderCredential, load_provider_credentials
 from unillm.runtime import Runtime
 from unillm.usage.pricing import Price
@@ -45,14 +44,11 @@ class GatewayState:
         self.runtime = runtime
         self.picker = TargetPicker()
         self.tables: GatewayTables | None = None
-        self.http: aiohttp.ClientSession | None = None
+        self.http: UpstreamHttp | None = None
         self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
-                                         enable_cleanup_closed=True)
-        self.http = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                          skip_auto_headers=("User-Agent",))
+        self.http = UpstreamHttp()
         await self.reload()
         interval = self.runtime.settings.snapshot_refresh_seconds
         if interval > 0:

@@ -1,4 +1,4 @@
-"""Fixtures for the adapter tests: a pooled aiohttp session configured as the gateway's, the fakes,
+"""Fixtures for the adapter tests: the gateway's upstream HTTP client, the fakes,
 and targets pointing at them with a canary provider key."""
 
 from __future__ import annotations
@@ -6,22 +6,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.openai_api import FakeOpenAI
 from unillm.gateway.upstream import UpstreamTarget
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 PROVIDER_KEY = "sk-canary-PROVIDER-0123456789abcdef"
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                     skip_auto_headers=("User-Agent",)) as session:
-        yield session
+async def http() -> AsyncIterator[UpstreamHttp]:
+    client = UpstreamHttp()
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -14,6 +13,7 @@ from tests.fakes.anthropic_api import FakeAnthropic
 from tests.gateway.upstream.conftest import PROVIDER_KEY, anthropic_target, chat_body
 from unillm.errors import NotSupported, UpstreamError
 from unillm.gateway.upstream import TokenUsage, adapter_for, is_retryable
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 ADAPTER = adapter_for("anthropic")
 
@@ -28,7 +28,7 @@ def chunks_of(raw: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(d) for d in data[:-1]]
 
 
-async def test_complete_sends_anthropic_request_and_headers(http: aiohttp.ClientSession,
+async def test_complete_sends_anthropic_request_and_headers(http: UpstreamHttp,
                                                             fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.cached_tokens = 100
     fake_anthropic.behavior.cache_creation_tokens = 20
@@ -53,7 +53,7 @@ async def test_complete_sends_anthropic_request_and_headers(http: aiohttp.Client
 
 
 async def test_complete_with_tool_use(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.text = ""
     fake_anthropic.behavior.tool_calls = [
         {"id": "toolu_1", "name": "get_weather", "arguments": {"city": "Oslo"}}]
@@ -67,7 +67,7 @@ async def test_complete_with_tool_use(
 
 
 @pytest.mark.parametrize("include_usage", [False, True])
-async def test_stream_translates_text(http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic,
+async def test_stream_translates_text(http: UpstreamHttp, fake_anthropic: FakeAnthropic,
                                       include_usage: bool) -> None:
     fake_anthropic.behavior.split_events = True
     body = chat_body(stream=True, stream_options={"include_usage": include_usage})
@@ -90,7 +90,7 @@ async def test_stream_translates_text(http: aiohttp.ClientSession, fake_anthropi
 
 
 async def test_stream_translates_tool_calls(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.tool_calls = [
         {"id": "toolu_1", "name": "get_weather", "arguments": {"city": "Oslo"}},
         {"id": "toolu_2", "name": "get_time", "arguments": {"tz": "CET"}}]
@@ -110,7 +110,7 @@ async def test_stream_translates_tool_calls(
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
-async def test_overloaded_before_content_raises_retryable(http: aiohttp.ClientSession,
+async def test_overloaded_before_content_raises_retryable(http: UpstreamHttp,
                                                           fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.stream_error_after_chunks = 0
     fake_anthropic.behavior.chunk_delay = 0.02
@@ -119,7 +119,7 @@ async def test_overloaded_before_content_raises_retryable(http: aiohttp.ClientSe
     assert is_retryable(caught.value)
 
 
-async def test_error_after_content_ends_with_error_event(http: aiohttp.ClientSession,
+async def test_error_after_content_ends_with_error_event(http: UpstreamHttp,
                                                          fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.stream_error_after_chunks = 3
     fake_anthropic.behavior.chunk_delay = 0.02
@@ -131,7 +131,7 @@ async def test_error_after_content_ends_with_error_event(http: aiohttp.ClientSes
 
 
 async def test_drop_mid_stream(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.drop_after_chunks = 3
     fake_anthropic.behavior.chunk_delay = 0.02
     stream = ADAPTER.stream(http, anthropic_target(fake_anthropic), chat_body(stream=True))
@@ -141,7 +141,7 @@ async def test_drop_mid_stream(
 
 
 async def test_error_status_and_retry_after(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.error_status = 429
     fake_anthropic.behavior.retry_after = "12"
     with pytest.raises(UpstreamError) as caught:
@@ -156,7 +156,7 @@ async def test_error_status_and_retry_after(
 
 
 async def test_malformed_json(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.malformed_json = True
     with pytest.raises(UpstreamError, match="not JSON"):
         await ADAPTER.complete(http, anthropic_target(fake_anthropic), chat_body())
@@ -165,7 +165,7 @@ async def test_malformed_json(
 
 
 async def test_aclose_cancels_the_upstream(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.chunks = 50
     fake_anthropic.behavior.chunk_delay = 0.05
     stream = ADAPTER.stream(http, anthropic_target(fake_anthropic), chat_body(stream=True))
@@ -176,6 +176,6 @@ async def test_aclose_cancels_the_upstream(
 
 
 async def test_embeddings_not_supported(
-        http: aiohttp.ClientSession, fake_anthropic: FakeAnthropic) -> None:
+        http: UpstreamHttp, fake_anthropic: FakeAnthropic) -> None:
     with pytest.raises(NotSupported):
         await ADAPTER.embeddings(http, anthropic_target(fake_anthropic), {"model": "x", "input": "y"})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -14,6 +13,7 @@ from tests.fakes.openai_api import FakeOpenAI
 from tests.gateway.upstream.conftest import PROVIDER_KEY, chat_body, openai_target
 from unillm.errors import BadRequest, UpstreamError, UpstreamTimeout
 from unillm.gateway.upstream import UpstreamUnreachable, adapter_for, is_retryable
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 ADAPTER = adapter_for("openai")
 
@@ -23,7 +23,7 @@ async def collect(stream: object) -> bytes:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_429_keeps_retry_after_and_message(http: aiohttp.ClientSession, fake_openai: FakeOpenAI,
+async def test_429_keeps_retry_after_and_message(http: UpstreamHttp, fake_openai: FakeOpenAI,
                                                  stream: bool) -> None:
     fake_openai.behavior.error_status = 429
     fake_openai.behavior.retry_after = "7"
@@ -38,7 +38,7 @@ async def test_429_keeps_retry_after_and_message(http: aiohttp.ClientSession, fa
     assert is_retryable(caught.value)
 
 
-async def test_500_is_retryable_400_is_not(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_500_is_retryable_400_is_not(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.error_status = 500
     with pytest.raises(UpstreamError) as server_fault:
         await ADAPTER.complete(http, openai_target(fake_openai), chat_body())
@@ -50,7 +50,7 @@ async def test_500_is_retryable_400_is_not(http: aiohttp.ClientSession, fake_ope
     assert not is_retryable(client_fault.value)
 
 
-async def test_canary_key_echoed_by_upstream_is_scrubbed(http: aiohttp.ClientSession,
+async def test_canary_key_echoed_by_upstream_is_scrubbed(http: UpstreamHttp,
                                                          fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.error_status = 401
     fake_openai.behavior.error_body = {"error": {
@@ -63,7 +63,7 @@ async def test_canary_key_echoed_by_upstream_is_scrubbed(http: aiohttp.ClientSes
     assert "Incorrect API key provided" in str(caught.value)
 
 
-async def test_html_error_page(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_html_error_page(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.html_error = True
     with pytest.raises(UpstreamError) as caught:
         await ADAPTER.complete(http, openai_target(fake_openai), chat_body())
@@ -72,21 +72,21 @@ async def test_html_error_page(http: aiohttp.ClientSession, fake_openai: FakeOpe
     assert "<html" not in caught.value.message
 
 
-async def test_malformed_json_body(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_malformed_json_body(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.malformed_json = True
     with pytest.raises(UpstreamError, match="not JSON") as caught:
         await ADAPTER.complete(http, openai_target(fake_openai), chat_body())
     assert caught.value.status_code == 502
 
 
-async def test_malformed_first_stream_event_raises(http: aiohttp.ClientSession,
+async def test_malformed_first_stream_event_raises(http: UpstreamHttp,
                                                    fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.malformed_json = True
     with pytest.raises(UpstreamError, match="not JSON"):
         await collect(ADAPTER.stream(http, openai_target(fake_openai), chat_body(stream=True)))
 
 
-async def test_first_byte_timeout_on_stream(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_first_byte_timeout_on_stream(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.first_byte_delay = 3
     stream = ADAPTER.stream(http, openai_target(fake_openai, first_byte_timeout=0.2), chat_body(stream=True))
     with pytest.raises(UpstreamTimeout, match=r"sent nothing for 0\.2 s") as caught:
@@ -95,7 +95,7 @@ async def test_first_byte_timeout_on_stream(http: aiohttp.ClientSession, fake_op
     await stream.aclose()
 
 
-async def test_total_timeout_on_json_call(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_total_timeout_on_json_call(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.first_byte_delay = 3
     with pytest.raises(UpstreamTimeout, match=r"did not finish within 0\.2 s"):
         await ADAPTER.complete(http, openai_target(fake_openai, total_timeout=0.2), chat_body())
@@ -109,7 +109,7 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_refused_connection_is_retryable(http: aiohttp.ClientSession, stream: bool) -> None:
+async def test_refused_connection_is_retryable(http: UpstreamHttp, stream: bool) -> None:
     target = openai_target(FakeOpenAI(), base_url=f"http://user:hunter2@127.0.0.1:{_closed_port()}/v1",
                            api_key=None)
     with pytest.raises(UpstreamUnreachable) as caught:
@@ -123,7 +123,7 @@ async def test_refused_connection_is_retryable(http: aiohttp.ClientSession, stre
     assert PROVIDER_KEY not in caught.value.message
 
 
-async def test_drop_mid_stream_ends_with_error_event(http: aiohttp.ClientSession,
+async def test_drop_mid_stream_ends_with_error_event(http: UpstreamHttp,
                                                      fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.chunks = 5
     fake_openai.behavior.drop_after_chunks = 2
@@ -138,7 +138,7 @@ async def test_drop_mid_stream_ends_with_error_event(http: aiohttp.ClientSession
     assert stream.completion_text_chars > 0
 
 
-async def test_error_event_mid_stream(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_error_event_mid_stream(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.stream_error_after_chunks = 2
     fake_openai.behavior.chunk_delay = 0.02  # so the first chunk is relayed before the error arrives
     stream = ADAPTER.stream(http, openai_target(fake_openai), chat_body(stream=True))
@@ -148,7 +148,7 @@ async def test_error_event_mid_stream(http: aiohttp.ClientSession, fake_openai: 
     assert raw.endswith(b"\n\n") and b'"error"' in raw
 
 
-async def test_error_event_before_any_content_raises(http: aiohttp.ClientSession,
+async def test_error_event_before_any_content_raises(http: UpstreamHttp,
                                                      fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.stream_error_after_chunks = -1  # the error replaces even the role chunk
     with pytest.raises(UpstreamError, match="The server had an error"):
@@ -156,7 +156,7 @@ async def test_error_event_before_any_content_raises(http: aiohttp.ClientSession
 
 
 @pytest.mark.parametrize("field", ["api_key", "extra_value", "extra_name"])
-async def test_line_breaks_in_headers_are_refused(http: aiohttp.ClientSession, fake_openai: FakeOpenAI,
+async def test_line_breaks_in_headers_are_refused(http: UpstreamHttp, fake_openai: FakeOpenAI,
                                                   field: str) -> None:
     cases: dict[str, dict[str, Any]] = {
         "api_key": {"api_key": "sk-abc\r\nX-Evil: 1"},
@@ -171,7 +171,7 @@ async def test_line_breaks_in_headers_are_refused(http: aiohttp.ClientSession, f
 
 
 @pytest.mark.parametrize("status", [200, 503])
-async def test_html_page_answering_a_stream(http: aiohttp.ClientSession, fake_openai: FakeOpenAI,
+async def test_html_page_answering_a_stream(http: UpstreamHttp, fake_openai: FakeOpenAI,
                                             status: int) -> None:
     fake_openai.behavior.html_error = True
     fake_openai.behavior.error_status = status

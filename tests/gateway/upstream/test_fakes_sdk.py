@@ -12,6 +12,7 @@ from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.openai_api import FakeOpenAI
 from tests.gateway.upstream.conftest import anthropic_target, chat_body
 from unillm.gateway.upstream import adapter_for
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 
 async def test_sdk_json_and_models(fake_openai: FakeOpenAI) -> None:
@@ -59,7 +60,7 @@ async def test_sdk_raises_on_mid_stream_error(fake_openai: FakeOpenAI) -> None:
                 pass
 
 
-async def test_anthropic_translation_parses_as_openai_types(http: aiohttp.ClientSession,
+async def test_anthropic_translation_parses_as_openai_types(http: UpstreamHttp,
                                                             fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.behavior.tool_calls = [{"id": "toolu_1", "name": "f", "arguments": {"a": 1}}]
     adapter = adapter_for("anthropic")
@@ -74,16 +75,17 @@ async def test_anthropic_translation_parses_as_openai_types(http: aiohttp.Client
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 7
 
 
-async def test_fakes_check_the_expected_key(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic,
-                                            http: aiohttp.ClientSession) -> None:
+async def test_fakes_check_the_expected_key(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic) -> None:
     fake_openai.expected_key = "right"
     async with openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key="wrong", max_retries=0) as client:
         with pytest.raises(openai.AuthenticationError):
             await client.models.list()
     fake_anthropic.expected_key = "right"
-    async with http.get(fake_anthropic.base_url + "/v1/models", headers={"x-api-key": "right"}) as response:
-        listing = await response.json()
-    assert [m["id"] for m in listing["data"]] == fake_anthropic.models
-    async with http.get(fake_anthropic.base_url + "/v1/models", headers={"x-api-key": "no"}) as response:
-        assert response.status == 401
-        assert (await response.json())["error"]["type"] == "authentication_error"
+    models_url = fake_anthropic.base_url + "/v1/models"
+    async with aiohttp.ClientSession() as http:  # any client: this checks the fake, not the gateway
+        async with http.get(models_url, headers={"x-api-key": "right"}) as response:
+            listing = await response.json()
+        assert [m["id"] for m in listing["data"]] == fake_anthropic.models
+        async with http.get(models_url, headers={"x-api-key": "no"}) as response:
+            assert response.status == 401
+            assert (await response.json())["error"]["type"] == "authentication_error"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import orjson
 
 from tests.fakes.openai_api import FakeOpenAI
 from tests.gateway.upstream.conftest import PROVIDER_KEY, chat_body, openai_target
 from unillm.gateway.upstream import TokenUsage, adapter_for
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 CALLER_KEY = "sk-caller-should-never-leave-0000"
 
@@ -23,7 +23,7 @@ async def collect(stream: object) -> bytes:
     return b"".join([chunk async for chunk in stream])  # type: ignore[attr-defined]
 
 
-async def test_complete_returns_upstream_bytes_and_usage(http: aiohttp.ClientSession,
+async def test_complete_returns_upstream_bytes_and_usage(http: UpstreamHttp,
                                                          fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.cached_tokens = 3
     body = chat_body(tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
@@ -43,7 +43,7 @@ async def test_complete_returns_upstream_bytes_and_usage(http: aiohttp.ClientSes
     assert orjson.dumps(body) == original  # the caller's dict is not mutated
 
 
-async def test_only_the_provider_key_is_sent(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_only_the_provider_key_is_sent(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     target = openai_target(fake_openai, extra_headers=(("HTTP-Referer", "https://unillm.local"),
                                                        ("Connection", "close"),
                                                        ("Authorization", f"Bearer {CALLER_KEY}")))
@@ -56,12 +56,12 @@ async def test_only_the_provider_key_is_sent(http: aiohttp.ClientSession, fake_o
     assert headers["Accept-Encoding"] == "identity"
 
 
-async def test_no_authorization_without_a_key(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_no_authorization_without_a_key(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     await adapter_for("ollama").complete(http, openai_target(fake_openai, api_key=None), chat_body())
     assert "Authorization" not in fake_openai.last.headers
 
 
-async def test_stream_strips_usage_the_client_did_not_ask_for(http: aiohttp.ClientSession,
+async def test_stream_strips_usage_the_client_did_not_ask_for(http: UpstreamHttp,
                                                              fake_openai: FakeOpenAI) -> None:
     stream = adapter_for("openai").stream(http, openai_target(fake_openai), chat_body(stream=True))
     raw = await collect(stream)
@@ -77,7 +77,7 @@ async def test_stream_strips_usage_the_client_did_not_ask_for(http: aiohttp.Clie
     assert stream.error is None
 
 
-async def test_stream_keeps_usage_when_asked(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_stream_keeps_usage_when_asked(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     body = chat_body(stream=True, stream_options={"include_usage": True})
     stream = adapter_for("openai").stream(http, openai_target(fake_openai), body)
     data = events(await collect(stream))
@@ -87,7 +87,7 @@ async def test_stream_keeps_usage_when_asked(http: aiohttp.ClientSession, fake_o
     assert stream.usage is not None
 
 
-async def test_stream_without_upstream_usage_leaves_usage_none(http: aiohttp.ClientSession,
+async def test_stream_without_upstream_usage_leaves_usage_none(http: UpstreamHttp,
                                                                fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.send_usage = False
     stream = adapter_for("vllm").stream(http, openai_target(fake_openai), chat_body(stream=True))
@@ -96,14 +96,14 @@ async def test_stream_without_upstream_usage_leaves_usage_none(http: aiohttp.Cli
     assert stream.completion_text_chars == len(fake_openai.behavior.text)
 
 
-async def test_mistral_gets_no_stream_options(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_mistral_gets_no_stream_options(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     body = chat_body(stream=True, stream_options={"include_usage": True})
     target = openai_target(fake_openai, upstream_type="mistral")
     await collect(adapter_for("mistral").stream(http, target, body))
     assert "stream_options" not in fake_openai.last.json
 
 
-async def test_split_events_and_crlf_are_reassembled(http: aiohttp.ClientSession,
+async def test_split_events_and_crlf_are_reassembled(http: UpstreamHttp,
                                                      fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.split_events = True
     fake_openai.behavior.crlf = True
@@ -115,7 +115,7 @@ async def test_split_events_and_crlf_are_reassembled(http: aiohttp.ClientSession
     assert stream.usage is not None
 
 
-async def test_stream_tool_calls_pass_through(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_stream_tool_calls_pass_through(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.tool_calls = [{"id": "call_1", "name": "get_weather", "arguments": {"city": "Oslo"}}]
     stream = adapter_for("groq").stream(http, openai_target(fake_openai), chat_body(stream=True))
     chunks = [orjson.loads(d) for d in events(await collect(stream))[:-1]]
@@ -125,7 +125,7 @@ async def test_stream_tool_calls_pass_through(http: aiohttp.ClientSession, fake_
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
-async def test_aclose_cancels_the_upstream(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_aclose_cancels_the_upstream(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.chunks = 50
     fake_openai.behavior.chunk_delay = 0.05
     stream = adapter_for("openai").stream(http, openai_target(fake_openai), chat_body(stream=True))
@@ -137,7 +137,7 @@ async def test_aclose_cancels_the_upstream(http: aiohttp.ClientSession, fake_ope
     assert fake_openai.completed_streams == 0
 
 
-async def test_embeddings(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) -> None:
+async def test_embeddings(http: UpstreamHttp, fake_openai: FakeOpenAI) -> None:
     body = {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}
     response = await adapter_for("openai").embeddings(
         http, openai_target(fake_openai, upstream_model="text-embedding-3-small"), body)
@@ -148,7 +148,7 @@ async def test_embeddings(http: aiohttp.ClientSession, fake_openai: FakeOpenAI) 
     assert fake_openai.last.json == {"model": "text-embedding-3-small", "input": ["a", "b"]}
 
 
-async def test_concurrent_streams_share_the_pool_without_mixing(http: aiohttp.ClientSession,
+async def test_concurrent_streams_share_the_pool_without_mixing(http: UpstreamHttp,
                                                                 fake_openai: FakeOpenAI) -> None:
     fake_openai.behavior.chunk_delay = 0.001
     target = openai_target(fake_openai)

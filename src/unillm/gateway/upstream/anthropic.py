@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unillm.errors import NotSupported
@@ -23,6 +22,7 @@ from unillm.gateway.upstream.anthropic_translate import (
     to_openai_response,
     usage_from_anthropic,
 )
+from unillm.gateway.upstream.h1 import H1Response, UpstreamHttp
 from unillm.gateway.upstream.sse import DONE, SSEEvent, frame
 from unillm.gateway.upstream.stream import RelayStream, StreamFailure
 from unillm.gateway.upstream.types import TokenUsage, UpstreamResponse, UpstreamStream, UpstreamTarget
@@ -156,7 +156,7 @@ class AnthropicStreamTranslator:
 
 
 class AnthropicAdapter:
-    async def complete(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def complete(self, http: UpstreamHttp, target: UpstreamTarget,
                        body: dict[str, Any]) -> UpstreamResponse:
         payload = orjson.dumps(to_anthropic_request(body, target.upstream_model, stream=False))
         headers = upstream_http.build_headers(target, _auth(target), accept="application/json")
@@ -166,7 +166,7 @@ class AnthropicAdapter:
         completion, usage = to_openai_response(parsed)
         return UpstreamResponse(status=200, body=orjson.dumps(completion), usage=usage)
 
-    def stream(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    def stream(self, http: UpstreamHttp, target: UpstreamTarget,
                body: dict[str, Any]) -> UpstreamStream:
         payload = orjson.dumps(to_anthropic_request(body, target.upstream_model, stream=True))
         headers = upstream_http.build_headers(target, _auth(target), accept="text/event-stream")
@@ -174,12 +174,12 @@ class AnthropicAdapter:
         keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         url = messages_url(target.base_url)
 
-        async def open_response() -> aiohttp.ClientResponse:
+        async def open_response() -> H1Response:
             return await upstream_http.post(http, target, url, headers, payload, stream=True)
 
         return RelayStream(open_response, AnthropicStreamTranslator(keep_usage), target)
 
-    async def embeddings(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def embeddings(self, http: UpstreamHttp, target: UpstreamTarget,
                          body: dict[str, Any]) -> UpstreamResponse:
         raise NotSupported("Anthropic has no embeddings API; use an embedding model from another provider")
 

@@ -7,10 +7,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unillm.errors import BadRequest, UpstreamError, UpstreamTimeout
+from unillm.gateway.upstream.h1 import (
+    ClientClosed,
+    ConnectFailed,
+    ConnectTimeout,
+    H1Response,
+    InvalidHeader,
+    InvalidUrl,
+    ProtocolError,
+    ReadTimeout,
+    ServerDisconnected,
+    Timeouts,
+    TotalTimeout,
+    UpstreamHttp,
+    UpstreamHttpError,
+)
 from unillm.gateway.upstream.types import UpstreamConnectTimeout, UpstreamTarget, UpstreamUnreachable
 
 HOP_BY_HOP = frozenset({
@@ -36,7 +50,7 @@ def build_headers(target: UpstreamTarget, auth: dict[str, str], *, accept: str) 
     """Headers from scratch: nothing of the caller's request is forwarded, hop-by-hop headers and
     reserved names in `extra_headers` are dropped, and CR/LF anywhere is refused."""
     headers = {"Content-Type": "application/json", "Accept": accept, "User-Agent": "unillm-gateway",
-               # the pooled session does not decompress (auto_decompress=False): ask for plain bytes
+               # the upstream client does not decompress: ask for plain bytes
                "Accept-Encoding": "identity"}
     for name, value in target.extra_headers:
         lowered = _check(name, "an extra header name").lower()
@@ -48,9 +62,9 @@ def build_headers(target: UpstreamTarget, auth: dict[str, str], *, accept: str) 
     return headers
 
 
-def client_timeout(target: UpstreamTarget, *, stream: bool) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=target.total_timeout, sock_connect=target.connect_timeout,
-                                 sock_read=target.first_byte_timeout if stream else None)
+def client_timeouts(target: UpstreamTarget, *, stream: bool) -> Timeouts:
+    return Timeouts(connect=target.connect_timeout, total=target.total_timeout,
+                    read=target.first_byte_timeout if stream else None)
 
 
 def scrub(text: str, target: UpstreamTarget) -> str:
@@ -63,25 +77,30 @@ def scrub(text: str, target: UpstreamTarget) -> str:
     return text
 
 
-def transport_error(exc: BaseException, target: UpstreamTarget, *, what: str) -> UpstreamError:
-    """Map an aiohttp/asyncio exception raised while calling the upstream."""
+def transport_error(exc: UpstreamHttpError, target: UpstreamTarget, *, what: str) -> UpstreamError:
+    """Map what the upstream client raised while calling the upstream."""
     name = target.upstream_type
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, ConnectTimeout):
         return UpstreamConnectTimeout(
             f"could not connect to the {name} upstream within {target.connect_timeout:g} s")
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+    if isinstance(exc, ReadTimeout):
         return UpstreamTimeout(
             f"the {name} upstream sent nothing for {target.first_byte_timeout:g} s ({what})")
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TotalTimeout):
         return UpstreamTimeout(
             f"the {name} upstream did not finish within {target.total_timeout:g} s ({what})")
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError
-                  | aiohttp.ClientOSError):
+    if isinstance(exc, ConnectFailed):
         return UpstreamUnreachable(scrub(f"the {name} upstream is unreachable: {exc}", target))
-    if isinstance(exc, aiohttp.ClientPayloadError):  # accepted, then dropped before any answer
+    if isinstance(exc, ServerDisconnected):  # accepted, then dropped before the whole answer
         return UpstreamUnreachable(f"the {name} upstream closed the connection before answering ({what})")
-    if isinstance(exc, aiohttp.InvalidURL):
-        return UpstreamError(f"the {name} upstream's base URL is not a valid URL")
+    if isinstance(exc, InvalidUrl):
+        return UpstreamError(f"the {name} upstream's base URL is not a valid URL: {exc}")
+    if isinstance(exc, InvalidHeader):
+        return UpstreamError(f"a header configured for the {name} upstream cannot be sent: {exc}")
+    if isinstance(exc, ProtocolError):
+        return UpstreamError(scrub(f"the {name} upstream did not answer in HTTP/1.1: {exc}", target))
+    if isinstance(exc, ClientClosed):
+        return UpstreamError(f"the gateway is shutting down; the {name} call was abandoned")
     return UpstreamError(scrub(f"the {name} upstream call failed: {type(exc).__name__}: {exc}", target))
 
 
@@ -109,13 +128,13 @@ def non_json_error(status: int, content_type: str, target: UpstreamTarget) -> Up
         f"{content_type or 'no content type'}, not JSON", upstream_status=status if status >= 400 else None)
 
 
-async def raise_for_status(response: aiohttp.ClientResponse, target: UpstreamTarget) -> None:
+async def raise_for_status(response: H1Response, target: UpstreamTarget) -> None:
     """Raise the upstream's own error message (scrubbed) with its status and Retry-After."""
     if response.status < 400:
         return
     try:
         raw = await response.read()
-    except (aiohttp.ClientError, TimeoutError):
+    except UpstreamHttpError:
         raw = b""
     try:
         message = error_message_of(orjson.loads(raw)) if raw else None
@@ -132,13 +151,13 @@ async def raise_for_status(response: aiohttp.ClientResponse, target: UpstreamTar
         upstream_status=response.status, retry_after=retry_after)
 
 
-async def post(http: aiohttp.ClientSession, target: UpstreamTarget, url: str, headers: dict[str, str],
-               payload: bytes, *, stream: bool) -> aiohttp.ClientResponse:
+async def post(http: UpstreamHttp, target: UpstreamTarget, url: str, headers: dict[str, str],
+               payload: bytes, *, stream: bool) -> H1Response:
     """Send the request and return a response with a success status; the caller reads and releases it."""
     try:
-        response = await http.post(url, data=payload, headers=headers,
-                                   timeout=client_timeout(target, stream=stream), allow_redirects=False)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        response = await http.post(url, body=payload, headers=headers,
+                                   timeouts=client_timeouts(target, stream=stream))
+    except UpstreamHttpError as exc:
         raise transport_error(exc, target, what="waiting for the response") from None
     try:
         await raise_for_status(response, target)
@@ -148,11 +167,11 @@ async def post(http: aiohttp.ClientSession, target: UpstreamTarget, url: str, he
     return response
 
 
-async def read_json(response: aiohttp.ClientResponse, target: UpstreamTarget) -> tuple[bytes, Any]:
+async def read_json(response: H1Response, target: UpstreamTarget) -> tuple[bytes, Any]:
     """The body and its parsed form; an HTML page or broken JSON becomes a clear 502."""
     try:
         raw = await response.read()
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except UpstreamHttpError as exc:
         raise transport_error(exc, target, what="reading the response") from None
     finally:
         response.release()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unillm.gateway.upstream import http as upstream_http
 from unillm.gateway.upstream.defaults import sends_stream_options
+from unillm.gateway.upstream.h1 import H1Response, UpstreamHttp
 from unillm.gateway.upstream.sse import DONE, SSEEvent, frame
 from unillm.gateway.upstream.stream import RelayStream, StreamFailure
 from unillm.gateway.upstream.types import TokenUsage, UpstreamResponse, UpstreamStream, UpstreamTarget
@@ -114,7 +114,7 @@ class OpenAIStreamTranslator:
 class OpenAICompatAdapter:
     """Stateless; one instance serves every OpenAI-compatible target."""
 
-    async def complete(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def complete(self, http: UpstreamHttp, target: UpstreamTarget,
                        body: dict[str, Any]) -> UpstreamResponse:
         payload = dict(body)
         payload["model"] = target.upstream_model
@@ -126,7 +126,7 @@ class OpenAICompatAdapter:
         raw, parsed = await upstream_http.read_json(response, target)
         return UpstreamResponse(status=200, body=raw, usage=usage_from_openai(parsed.get("usage")))
 
-    def stream(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    def stream(self, http: UpstreamHttp, target: UpstreamTarget,
                body: dict[str, Any]) -> UpstreamStream:
         payload = dict(body)
         payload["model"] = target.upstream_model
@@ -142,12 +142,12 @@ class OpenAICompatAdapter:
         data = orjson.dumps(payload)
         url = _url(target, "/chat/completions")
 
-        async def open_response() -> aiohttp.ClientResponse:
+        async def open_response() -> H1Response:
             return await upstream_http.post(http, target, url, headers, data, stream=True)
 
         return RelayStream(open_response, OpenAIStreamTranslator(keep_usage=client_wants_usage), target)
 
-    async def embeddings(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def embeddings(self, http: UpstreamHttp, target: UpstreamTarget,
                          body: dict[str, Any]) -> UpstreamResponse:
         payload = dict(body)
         payload["model"] = target.upstream_model

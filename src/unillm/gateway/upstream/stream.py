@@ -12,9 +12,14 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
-import aiohttp
-
 from unillm.errors import UpstreamError
+from unillm.gateway.upstream.h1 import (
+    H1Response,
+    ReadTimeout,
+    ServerDisconnected,
+    TotalTimeout,
+    UpstreamHttpError,
+)
 from unillm.gateway.upstream.http import read_json, scrub, transport_error
 from unillm.gateway.upstream.sse import DONE, SSEDecoder, SSEEvent, error_event
 from unillm.gateway.upstream.types import TokenUsage, UpstreamTarget
@@ -50,7 +55,7 @@ class RelayStream:
     __slots__ = ("_gen", "_open", "_response", "_target", "_translator", "completion_text_chars",
                  "error", "first_byte_at", "usage")
 
-    def __init__(self, open_response: Callable[[], Awaitable[aiohttp.ClientResponse]],
+    def __init__(self, open_response: Callable[[], Awaitable[H1Response]],
                  translator: Translator, target: UpstreamTarget) -> None:
         self.usage: TokenUsage | None = None
         self.first_byte_at: float | None = None
@@ -59,7 +64,7 @@ class RelayStream:
         self._open = open_response
         self._translator = translator
         self._target = target
-        self._response: aiohttp.ClientResponse | None = None
+        self._response: H1Response | None = None
         self._gen: AsyncGenerator[bytes, None] = self._run()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -97,7 +102,7 @@ class RelayStream:
         clean = False
         try:
             try:
-                async for chunk in response.content.iter_any():
+                async for chunk in response.iter_any():
                     out = [piece for event in decoder.feed(chunk)
                            if not translator.done and (piece := translator.handle(event)) is not None]
                     self._sync()
@@ -122,7 +127,7 @@ class RelayStream:
                 self.error = message
                 yield error_event(message, code=failure.code, error_type=failure.error_type)
                 return
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except UpstreamHttpError as exc:
                 self._sync()
                 if not sent:
                     raise transport_error(exc, self._target, what="waiting for the first event") from None
@@ -136,18 +141,18 @@ class RelayStream:
                 yield tail
             clean = True
         finally:
-            if clean:
-                response.release()
+            if clean:  # the terminating chunk may still be on its way after [DONE]
+                response.release_after_end()
             else:
                 response.close()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+def _describe(exc: UpstreamHttpError) -> str:
+    if isinstance(exc, ReadTimeout):
         return "the upstream stopped sending in the middle of the stream (read timeout)"
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TotalTimeout):
         return "the upstream stream exceeded its total time limit"
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+    if isinstance(exc, ServerDisconnected):
         return "the upstream closed the connection in the middle of the stream"
     return f"the upstream stream failed: {type(exc).__name__}: {exc}"
 

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
-
 from unillm.errors import UpstreamError, UpstreamTimeout
+from unillm.gateway.upstream.h1 import UpstreamHttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +67,13 @@ class UpstreamStream(Protocol):
 
 
 class ChatAdapter(Protocol):
-    async def complete(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def complete(self, http: UpstreamHttp, target: UpstreamTarget,
                        body: dict[str, Any]) -> UpstreamResponse: ...
 
-    def stream(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    def stream(self, http: UpstreamHttp, target: UpstreamTarget,
                body: dict[str, Any]) -> UpstreamStream: ...
 
-    async def embeddings(self, http: aiohttp.ClientSession, target: UpstreamTarget,
+    async def embeddings(self, http: UpstreamHttp, target: UpstreamTarget,
                          body: dict[str, Any]) -> UpstreamResponse: ...
 
 
