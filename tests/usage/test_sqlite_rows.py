@@ -120,3 +120,14 @@ def test_a_duplicate_that_appears_after_the_look_up_fails_the_whole_batch(
         assert connection.execute("SELECT count(*) FROM llm_usage_logs").fetchone() == (1,)
     finally:
         connection.close()
+
+
+def test_batches_of_every_size_use_a_handful_of_statement_texts() -> None:
+    """One SQL text per batch size filled the driver's statement cache with huge statements."""
+    for size in range(0, 1200):
+        items = list(range(size))
+        pieces = sqlite_rows._chunks(items)
+        assert [item for piece in pieces for item in piece] == items
+        assert all(len(piece) in sqlite_rows.STATEMENT_SIZES for piece in pieces)
+        assert len(pieces) <= size // 256 + len(sqlite_rows.STATEMENT_SIZES)
+    assert max(sqlite_rows.STATEMENT_SIZES) * len(sqlite_rows.COLUMNS) < 32766  # SQLite's limit
