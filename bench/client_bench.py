@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,14 @@ import uvloop
 
 from unillm.gateway.upstream.h1 import Timeouts, UpstreamHttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import free_port
+
 HERE = Path(__file__).resolve().parent
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "Accept-Encoding": "identity",
            "User-Agent": "unillm-gateway", "Authorization": "Bearer sk-bench-0123456789abcdef"}
 SMALL = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello."}]}'
 STREAM = b'{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello."}]}'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_mock(port: int) -> subprocess.Popen[str]:

@@ -190,11 +190,10 @@ async def test_sqlite_batches_run_on_their_own_thread_and_wait_out_an_unreadable
     assert list((tmp_path / "journal").glob("*.jsonl")) == []
 
 
-async def test_the_postgresql_writer_keeps_its_statement_cache_small(runtime: Runtime, backend: str) -> None:
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # asyncpg's statement cache
+async def test_the_postgresql_writer_keeps_its_statement_cache_small(runtime: Runtime) -> None:
     """Each batch size is new INSERT ... RETURNING SQL; in the shared pool's caches those grew the
     process by +55 % in a 10-minute soak. The writer's own connection keeps only a few."""
-    if backend != "postgresql":
-        pytest.skip("asyncpg's prepared-statement cache: PostgreSQL only")
     writer = UsageWriter.from_runtime(runtime)
     try:
         for size in range(1, 25):

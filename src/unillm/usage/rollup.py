@@ -71,9 +71,9 @@ def _adding_upsert(dialect: str, table: Table, key_names: tuple[str, ...], measu
 
 
 @functools.cache
-def _insert_ignoring_duplicates(dialect: str, logs: Table) -> Any:
-    return (_insert_for(dialect, logs).on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(logs.c.request_id))
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    return (_insert_for(dialect, _LOGS).on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(_LOGS.c.request_id))
 
 
 def rollup_key(record: UsageRecord, tz: ZoneInfo) -> tuple[date, str, str, str]:
@@ -118,13 +118,13 @@ def _add_to(session: Session, table: Table, key_names: Sequence[str],
     ])
 
 
-def _insert_new_returning(session: Session, logs: Table, unique: dict[str, UsageRecord]) -> set[str]:
+def _insert_new_returning(session: Session, unique: dict[str, UsageRecord]) -> set[str]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids the statement actually inserted.
 
     One fixed statement executed with a list of parameter sets: SQLAlchemy compiles it once and
     batches the rows itself ("insertmanyvalues"). A `.values([...])` statement would be compiled anew
     for every batch, which cost a quarter of the gateway's CPU under load."""
-    statement = _insert_ignoring_duplicates(session.get_bind().dialect.name, logs)
+    statement = _insert_ignoring_duplicates(session.get_bind().dialect.name)
     result = session.execute(statement, [r.to_row() for r in unique.values()])
     return set(result.scalars())
 
@@ -157,7 +157,7 @@ def write_batch_sync(session: Session, *, records: Sequence[UsageRecord], tz: Zo
     if session.get_bind().dialect.name == "sqlite":
         inserted = _insert_new_on_sqlite(session, unique)
     else:
-        inserted = _insert_new_returning(session, _LOGS, unique)
+        inserted = _insert_new_returning(session, unique)
     if not inserted:
         return 0
     new = [unique[request_id] for request_id in inserted]

@@ -3,7 +3,6 @@ answers, broken streams; and that no credential ever reaches an error message.""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import orjson
@@ -11,6 +10,7 @@ import pytest
 
 from tests.fakes.openai_api import FakeOpenAI
 from tests.gateway.upstream.conftest import PROVIDER_KEY, chat_body, openai_target
+from tests.gateway.upstream.h1_servers import free_port_refusing
 from unillm.errors import BadRequest, UpstreamError, UpstreamTimeout
 from unillm.gateway.upstream import UpstreamUnreachable, adapter_for, is_retryable
 from unillm.gateway.upstream.h1 import UpstreamHttp
@@ -101,16 +101,9 @@ async def test_total_timeout_on_json_call(http: UpstreamHttp, fake_openai: FakeO
         await ADAPTER.complete(http, openai_target(fake_openai, total_timeout=0.2), chat_body())
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize("stream", [False, True])
 async def test_refused_connection_is_retryable(http: UpstreamHttp, stream: bool) -> None:
-    target = openai_target(FakeOpenAI(), base_url=f"http://user:hunter2@127.0.0.1:{_closed_port()}/v1",
+    target = openai_target(FakeOpenAI(), base_url=f"http://user:hunter2@127.0.0.1:{free_port_refusing()}/v1",
                            api_key=None)
     with pytest.raises(UpstreamUnreachable) as caught:
         if stream:

@@ -273,6 +273,7 @@ class H1Connection(asyncio.Protocol):
         return None  # let the transport close; connection_lost decides what the EOF means
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._end_drain()
         if not self.closed:
             self.closed = True
             self.owner._forget(self)
